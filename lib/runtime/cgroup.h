@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef WARREN_RUNTIME_CGROUP_H
+#define WARREN_RUNTIME_CGROUP_H
+
+/*
+ * Per-sandbox cgroups, on cgroup v1 (one directory per controller hierarchy:
+ * cpu/cpuacct, memory, pids, plus freezer for later pause support) and on v2
+ * (one directory with cpu, memory and pids enabled in the parent's
+ * subtree_control). Detected at cgroup_mgr_new().
+ *
+ * Every sandbox group lives under a parent group named `parent_name`, which
+ * itself is nested under the cgroup warrend runs in (read from
+ * /proc/self/cgroup for each hierarchy), never beside it:
+ *   <mount>/<warrend's own group>/<parent_name>/<sandbox id>
+ * The manager is safe to use from several threads.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <warren/error.h>
+
+struct cgroup_mgr;
+
+struct cgroup_limits {
+	unsigned cpu_count;	/* CPU bandwidth = cpu_count whole CPUs (quota/period) */
+	uint64_t memory_bytes;	/* memory limit (v1 also limits memory+swap when available) */
+	unsigned pids_max;	/* process/thread limit */
+};
+
+int cgroup_mgr_new(const char *parent_name, struct cgroup_mgr **ret, struct warren_error *err);
+void cgroup_mgr_free(struct cgroup_mgr *m);
+/* 1 for cgroup v2, 0 for v1. */
+int cgroup_mgr_is_v2(const struct cgroup_mgr *m);
+
+/* Creates the sandbox's group(s) and sets the limits. -EEXIST if present. */
+int cgroup_create(struct cgroup_mgr *m, const char *id, const struct cgroup_limits *lim,
+		  struct warren_error *err);
+/* Moves pid (and so its future children) into the sandbox's group(s). */
+int cgroup_attach(struct cgroup_mgr *m, const char *id, pid_t pid, struct warren_error *err);
+/* v2 only: an O_DIRECTORY|O_CLOEXEC fd of the group for clone3(CLONE_INTO_CGROUP). Caller closes. -EOPNOTSUPP on v1. */
+int cgroup_open_dirfd(struct cgroup_mgr *m, const char *id);
+/* Kills every task left in the group(s), waits until they are gone (bounded), removes the
+ * directories. Succeeds (0) when nothing is there. */
+int cgroup_destroy(struct cgroup_mgr *m, const char *id);
+/* Calls fn for every sandbox group that exists under the parent (restart cleanup). */
+int cgroup_list(struct cgroup_mgr *m, void (*fn)(const char *id, void *ud), void *ud);
+
+struct cgroup_stats {
+	uint64_t cpu_usage_us;
+	uint64_t memory_bytes;
+	unsigned pids;
+};
+int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats *ret);
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef WARREN_RUNTIME_NET_H
+#define WARREN_RUNTIME_NET_H
+
+/*
+ * Sandbox networking over rtnetlink (libmnl) and nftables.
+ *
+ * Host side: one bridge (default "warren0", gateway = first address of the
+ * subnet, default 10.201.0.1/16). Each sandbox slot N gets a veth pair, the
+ * host end "wv<N>" enslaved to the bridge as an *isolated* port (so
+ * sandboxes cannot reach each other at layer 2), the other end moved into the
+ * sandbox's network namespace and renamed "eth0", with address
+ * subnet + N + 1 (slot 1 -> 10.201.0.2).
+ *
+ * Firewall (one nftables table "inet <bridge>", replaced whole at setup):
+ *  - input from the bridge: only established/related (the host's services,
+ *    loopback ones included, are unreachable from sandboxes);
+ *  - forward from the bridge to anywhere but the bridge: accepted and
+ *    masqueraded, except for sandboxes in the "no internet" set, dropped;
+ *  - nothing from the bridge to the bridge's own subnet.
+ * warrend itself reaches each sandbox's ports at its address.
+ */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <warren/error.h>
+
+struct net_mgr;
+
+struct net_config {
+	const char *bridge; /* NULL means "warren0" */
+	const char *subnet; /* IPv4 CIDR, NULL means "10.201.0.0/16" */
+};
+
+/* Creates (or re-uses) the bridge, enables forwarding, installs the firewall. */
+int net_mgr_new(const struct net_config *cfg, struct net_mgr **ret, struct warren_error *err);
+void net_mgr_free(struct net_mgr *m);
+
+/* Address of a slot's sandbox (slot >= 1). -ERANGE when the subnet has no room. */
+int net_slot_addr(const struct net_mgr *m, unsigned slot, struct in_addr *ret);
+/* Gateway (bridge) address and prefix length, for the sandbox's own setup. */
+void net_gateway(const struct net_mgr *m, struct in_addr *ret_gw, unsigned *ret_prefix);
+
+/* Creates the veth pair for slot and moves the peer into the network namespace of pid. */
+int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
+	       struct warren_error *err);
+/* Removes the host end (gone already if the namespace died) and the slot's firewall state. */
+int net_detach(struct net_mgr *m, unsigned slot);
+
+/*
+ * Runs inside the sandbox's network namespace (in the setup child, before exec):
+ * brings lo and eth0 up, sets addr/prefix on eth0 and a default route via gw.
+ * Uses only netlink on a socket opened there; needs CAP_NET_ADMIN in the namespace.
+ */
+int net_setup_inside(struct in_addr addr, unsigned prefix, struct in_addr gw);
+
+#endif

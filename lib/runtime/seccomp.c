@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* placeholder: being written */
+typedef int warren_placeholder_seccomp_t;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages warren needs to build, run and test, only the missing ones.
+set -euo pipefail
+pkgs=(build-essential pkg-config meson ninja-build clang
+      libmicrohttpd-dev libhttp-parser-dev libjansson-dev libsqlite3-dev libseccomp-dev libcap-dev
+      libmnl-dev libcurl4-openssl-dev libcmocka-dev
+      nftables iproute2 nodejs npm tmux curl procps psmisc)
+if [ "${WARREN_BENCH_DEPS:-0}" = 1 ]; then pkgs+=(bubblewrap podman crun hyperfine); fi
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from elsewhere on a developer machine; accept them when present.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then echo "deps: need root to install: ${missing[*]}" >&2; exit 1; fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef WARREND_PROXY_H
+#define WARREND_PROXY_H
+
+/*
+ * Routing of sandbox traffic (the data plane). A request belongs to the data
+ * plane when it carries E2b-Sandbox-Id or E2b-Sandbox-Port, or when its Host
+ * is "<port>-<sandboxID>.<domain>". It is routed per request (not per
+ * connection: the SDK pools connections across sandboxes) to that port of that
+ * sandbox and streamed both ways (http_forward). Unknown or dead sandbox:
+ * 502 {"sandboxId":"...","message":"The sandbox was not found","code":502}.
+ * Backend connections are kept per client connection and reused while the
+ * next request goes to the same sandbox and port.
+ */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/http.h"
+
+/* Resolves a live sandbox to its address. 0, or -ENOENT when unknown or not running. */
+typedef int (*proxy_resolve_fn)(void *ud, const char *sandbox_id, struct in_addr *ret_addr);
+
+struct proxy;
+
+/* domain: the suffix accepted in Host routing (e.g. "localhost"); NULL accepts any. */
+struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain);
+void proxy_free(struct proxy *p);
+
+/* Does this request belong to the data plane? */
+bool proxy_wants(const struct proxy *p, const struct http_request *req);
+
+/* Serves one data-plane request: forwards it, or replies 502/400 itself. */
+void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req);
+
+/* Per-connection state (pooled backend socket) is released by this; call it from the
+ * connection's end (see http_server_config.on_conn_close when added), or it is freed lazily. */
+
+#endif
