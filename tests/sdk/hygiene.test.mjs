@@ -1,0 +1,141 @@
+// 200 create/kill cycles leave nothing behind: mounts, cgroups, links, firewall state, processes,
+// daemon threads and fds, files in the state directory.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { startWarrend, waitFor } from './helpers/warrend.mjs';
+
+const CYCLES = Number(process.env.WARREN_HYGIENE_CYCLES || 200);
+const PARALLEL = 4;
+let w, Sandbox;
+before(async () => {
+	w = await startWarrend();
+	({ Sandbox } = await import('e2b'));
+});
+after(async () => {
+	await w?.stop();
+});
+
+function walk(dir, rel = '', out = []) {
+	let ents;
+	try {
+		ents = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+	} catch {
+		return out;
+	}
+	for (const e of ents) {
+		const r = path.join(rel, e.name);
+		if (e.isDirectory()) {
+			out.push(r + '/');
+			walk(dir, r, out);
+		} else out.push(r);
+	}
+	return out;
+}
+
+function procsWithUid(pred) {
+	const out = [];
+	for (const p of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(p)) continue;
+		try {
+			const st = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+			const uid = Number(st.match(/^Uid:\s+\d+\s+(\d+)/m)[1]);
+			const ppid = Number(st.match(/^PPid:\s+(\d+)/m)[1]);
+			let cg = '';
+			try {
+				cg = fs.readFileSync(`/proc/${p}/cgroup`, 'utf8');
+			} catch {
+				/* exited meanwhile */
+			}
+			if (pred(uid, ppid, cg)) out.push(`${p} ${st.match(/^Name:\s+(.*)$/m)[1]}`);
+		} catch {
+			/* exited meanwhile */
+		}
+	}
+	return out;
+}
+
+// Every link but those of other warren instances running beside this test (a developer's
+// warrend, another suite): their bridges and the veths enslaved to them.
+function ourLinks() {
+	return execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+		.split('\n')
+		.filter(Boolean)
+		.map((l) => ({ name: l.split(':')[1].trim().split('@')[0], master: (l.match(/ master (\S+)/) || [])[1] }))
+		.filter((l) => !(l.master && l.master !== w.bridge))
+		.filter((l) => l.name === w.bridge || !/^(wt[0-9a-f]{8}|warren\d+)$/.test(l.name))
+		.map((l) => l.name)
+		.sort();
+}
+
+const isDb = (f) => /(^|\/)[^/]*\.(db|sqlite)(-wal|-shm|-journal)?$/.test(f);
+
+function snapshot() {
+	const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
+	const files = walk(w.stateDir).sort();
+	let bytes = 0;
+	for (const f of files) {
+		if (f.endsWith('/') || isDb(f)) continue;
+		try {
+			bytes += fs.lstatSync(path.join(w.stateDir, f)).size;
+		} catch {
+			/* gone */
+		}
+	}
+	let nft = '';
+	try {
+		nft = execFileSync('nft', ['list', 'table', 'inet', w.bridge], { encoding: 'utf8' });
+	} catch {
+		nft = '(none)';
+	}
+	return {
+		mounts: mountinfo.length,
+		stateMounts: mountinfo.filter((l) => l.includes(w.stateDir)),
+		cgroups: w.cgroupDirs().flatMap((d) => walk(d).filter((x) => x.endsWith('/')).map((x) => path.join(d, x))).sort(),
+		links: ourLinks(),
+		nftLines: nft.split('\n').filter((l) => l.trim()).length,
+		sandboxProcs: procsWithUid((uid, _, cg) => uid >= 1000000 && cg.includes(`/${w.cgroupParent}/`)).length,
+		daemonChildren: procsWithUid((_, ppid) => ppid === w.pid).length,
+		daemonThreads: fs.readdirSync(`/proc/${w.pid}/task`).length,
+		daemonFds: fs.readdirSync(`/proc/${w.pid}/fd`).length,
+		stateFiles: files.filter((f) => !isDb(f)),
+		stateBytes: bytes,
+	};
+}
+
+async function cycle() {
+	const s = await Sandbox.create({ timeoutMs: 60_000 });
+	const r = await s.commands.run('echo ok');
+	assert.equal(r.stdout, 'ok\n');
+	assert.equal(await s.kill(), true);
+}
+
+test(`${CYCLES} create/kill cycles leave nothing behind`, { timeout: 600_000 }, async () => {
+	// Warm-up: the first sandbox builds the template, the bridge and the parent cgroups.
+	for (let i = 0; i < 2; i++) await cycle();
+	const settle = async (ref) => waitFor(() => JSON.stringify(snapshot()) === JSON.stringify(ref) || undefined, { timeoutMs: 15000, intervalMs: 250 });
+	const first = snapshot();
+	assert.equal(first.sandboxProcs, 0, 'sandbox processes alive with no sandbox');
+	const dbSize = () => walk(w.stateDir).filter(isDb).reduce((a, f) => a + fs.statSync(path.join(w.stateDir, f)).size, 0);
+	const db0 = dbSize();
+
+	const t0 = Date.now();
+	let done = 0;
+	await Promise.all(
+		Array.from({ length: PARALLEL }, async () => {
+			while (done < CYCLES) {
+				done++;
+				await cycle();
+			}
+		}),
+	);
+	console.log(`# ${done} cycles in ${Date.now() - t0} ms`);
+	await settle(first);
+	const last = snapshot();
+	assert.deepEqual(last, first);
+	const grown = dbSize() - db0;
+	assert.ok(grown < 4 << 20, `database grew by ${grown} bytes over ${done} cycles`);
+});
