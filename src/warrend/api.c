@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_json.h"
+#include "auth.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "proxy.h"
+
+#define MAX_SEGMENTS 8
+
+void api_reply_json(struct http_conn *c, int status, json_t *json, const char *const *hdrs)
+{
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+	json_decref(json);
+	if (!text) {
+		http_reply_error(c, 500, "out of memory building the response");
+		return;
+	}
+	http_reply_hdrs(c, status, hdrs, "application/json", text, strlen(text));
+	free(text);
+}
+
+struct segments {
+	char *v[MAX_SEGMENTS];
+	size_t n;
+};
+
+static void segments_release(struct segments *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	s->n = 0;
+}
+
+/* Splits "/a/b%2Fc" into decoded segments. -EINVAL for a malformed or too deep path. */
+static int split_path(const char *path, struct segments *s)
+{
+	const char *p = path;
+
+	s->n = 0;
+	if (*p != '/')
+		return -EINVAL;
+	p++;
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		int r;
+
+		/* A trailing slash is tolerated; empty inner segments are not. */
+		if (len == 0 && !end)
+			break;
+		if (len == 0 || s->n == MAX_SEGMENTS) {
+			segments_release(s);
+			return -EINVAL;
+		}
+		r = api_unescape(p, len, false, &s->v[s->n]);
+		if (r < 0) {
+			segments_release(s);
+			return r;
+		}
+		s->n++;
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
+}
+
+static bool seg_is(const struct segments *s, size_t i, const char *name)
+{
+	return i < s->n && strcmp(s->v[i], name) == 0;
+}
+
+enum route {
+	R_NONE,
+	R_HEALTH,
+	R_CREATE_V1,
+	R_CREATE_V2,
+	R_LIST_V1,
+	R_LIST_V2,
+	R_GET,
+	R_KILL,
+	R_TIMEOUT,
+	R_CONNECT_V1,
+	R_CONNECT_V2,
+	R_LOGS,
+	R_METRICS,
+	R_BAD_METHOD,
+};
+
+/* Maps method + segments to a route; *ret_id points into s for routes with an id. */
+static enum route route_of(const char *m, const struct segments *s, const char **ret_id)
+{
+	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+	bool del = strcmp(m, "DELETE") == 0;
+	size_t base = seg_is(s, 0, "v2") ? 1 : 0;
+	bool v2 = base == 1;
+
+	*ret_id = NULL;
+	if (s->n == 1 && seg_is(s, 0, "health"))
+		return get ? R_HEALTH : R_BAD_METHOD;
+	if (!seg_is(s, base, "sandboxes"))
+		return R_NONE;
+	if (s->n == base + 1) {
+		if (post)
+			return v2 ? R_CREATE_V2 : R_CREATE_V1;
+		if (get)
+			return v2 ? R_LIST_V2 : R_LIST_V1;
+		return R_BAD_METHOD;
+	}
+	*ret_id = s->v[base + 1];
+	if (s->n == base + 2 && !v2) {
+		if (get)
+			return R_GET;
+		if (del)
+			return R_KILL;
+		return R_BAD_METHOD;
+	}
+	if (s->n == base + 3 && seg_is(s, base + 2, "connect"))
+		return post ? (v2 ? R_CONNECT_V2 : R_CONNECT_V1) : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "timeout"))
+		return post ? R_TIMEOUT : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "logs"))
+		return get ? R_LOGS : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "metrics"))
+		return get ? R_METRICS : R_BAD_METHOD;
+	return R_NONE;
+}
+
+static bool route_has_body(enum route r)
+{
+	return r == R_CREATE_V1 || r == R_CREATE_V2 || r == R_TIMEOUT || r == R_CONNECT_V1 ||
+	       r == R_CONNECT_V2;
+}
+
+static void control_plane(struct api *api, struct http_conn *c, struct http_request *req)
+{
+	struct segments segs = {0};
+	struct buf body = BUF_INIT;
+	const char *id = NULL;
+	enum route route;
+	int r;
+
+	if (split_path(req->path, &segs) < 0) {
+		http_reply_error(c, 404, "Not found: malformed path");
+		return;
+	}
+	route = route_of(req->method, &segs, &id);
+	if (route == R_HEALTH) {
+		http_reply(c, 200, "application/json", "{\"status\":\"ok\"}", 15);
+		goto out;
+	}
+
+	r = auth_check(api->store, http_header_get(req, "X-API-KEY"));
+	if (r < 0) {
+		log_error("checking API key: %s", strerror(-r));
+		http_reply_error(c, 500, "Cannot check the API key");
+		goto out;
+	}
+	if (r == 0) {
+		http_reply_error(c, 401,
+		                 "Invalid API key, it must be a key issued by this warrend "
+		                 "(e2b_ followed by 40 hex characters)");
+		goto out;
+	}
+
+	if (route == R_NONE) {
+		http_reply_error(c, 404, "Not found: %s %s", req->method, req->path);
+		goto out;
+	}
+	if (route == R_BAD_METHOD) {
+		http_reply_error(c, 405, "Method %s not allowed on %s", req->method, req->path);
+		goto out;
+	}
+	if (id && !api_sbx_id_valid(id)) {
+		http_reply_error(c, 404, "Sandbox '%.64s' not found", id);
+		goto out;
+	}
+	if (route_has_body(route)) {
+		r = http_body_read_all(c, API_BODY_MAX, &body);
+		if (r == -EMSGSIZE) {
+			http_conn_close_after(c);
+			http_reply_error(c, 413, "Request body larger than %d bytes", API_BODY_MAX);
+			goto out;
+		}
+		if (r < 0) {
+			http_conn_close_after(c);
+			http_reply_error(c, 400, "Cannot read the request body: %s", strerror(-r));
+			goto out;
+		}
+	}
+
+	struct api_route_ctx x = {
+	    .api = api,
+	    .c = c,
+	    .req = req,
+	    .id = id,
+	    .body = body.data ? body.data : "",
+	    .body_len = body.len,
+	};
+	switch (route) {
+	case R_CREATE_V1:
+		api_sandbox_create(&x, 1);
+		break;
+	case R_CREATE_V2:
+		api_sandbox_create(&x, 2);
+		break;
+	case R_LIST_V1:
+	case R_LIST_V2:
+		api_sandbox_list(&x);
+		break;
+	case R_GET:
+		api_sandbox_get(&x);
+		break;
+	case R_KILL:
+		api_sandbox_kill(&x);
+		break;
+	case R_TIMEOUT:
+		api_sandbox_set_timeout(&x);
+		break;
+	case R_CONNECT_V1:
+		api_sandbox_connect(&x, 1);
+		break;
+	case R_CONNECT_V2:
+		api_sandbox_connect(&x, 2);
+		break;
+	case R_LOGS:
+		api_sandbox_logs(&x);
+		break;
+	case R_METRICS:
+		api_sandbox_metrics(&x);
+		break;
+	default:
+		http_reply_error(c, 404, "Not found");
+		break;
+	}
+out:
+	buf_release(&body);
+	segments_release(&segs);
+}
+
+void api_handle(struct http_conn *c, struct http_request *req, void *userdata)
+{
+	struct api *api = userdata;
+
+	if (api->proxy && proxy_wants(api->proxy, req)) {
+		proxy_handle(api->proxy, c, req);
+		return;
+	}
+	control_plane(api, c, req);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef WARREND_API_H
+#define WARREND_API_H
+
+/*
+ * The one HTTP handler of warrend. Data-plane requests (proxy_wants) go to
+ * the proxy without an API key; everything else is the control-plane REST
+ * API of WIRE.md §2: X-API-KEY checked against the store (401 otherwise,
+ * except GET /health), JSON bodies of at most API_BODY_MAX bytes (413), and
+ * errors always as {"code":<status>,"message":"..."}.
+ */
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/http.h"
+
+#define API_BODY_MAX (1024 * 1024)
+
+struct registry;
+struct store;
+struct proxy;
+
+struct api {
+	struct registry *reg;
+	struct store *store;
+	struct proxy *proxy; /* NULL: no data plane */
+};
+
+/* http_handler_fn; userdata is a struct api. */
+void api_handle(struct http_conn *c, struct http_request *req, void *userdata);
+
+/* Route handlers of api_sandboxes.c; id is decoded and validated, body NULL when not read. */
+struct api_route_ctx {
+	struct api *api;
+	struct http_conn *c;
+	struct http_request *req;
+	const char *id;
+	const char *body;
+	size_t body_len;
+};
+void api_sandbox_create(struct api_route_ctx *x, int version);
+void api_sandbox_list(struct api_route_ctx *x);
+void api_sandbox_get(struct api_route_ctx *x);
+void api_sandbox_kill(struct api_route_ctx *x);
+void api_sandbox_connect(struct api_route_ctx *x, int version);
+void api_sandbox_set_timeout(struct api_route_ctx *x);
+void api_sandbox_logs(struct api_route_ctx *x);
+void api_sandbox_metrics(struct api_route_ctx *x);
+
+/* Sends json (consumed) with status; 500 when it cannot be serialised. */
+void api_reply_json(struct http_conn *c, int status, json_t *json, const char *const *hdrs);
+
+#endif

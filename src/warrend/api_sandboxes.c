@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The /sandboxes routes: request validation in api_json.c, state in registry.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#include "api.h"
+#include "api_json.h"
+#include "common/log.h"
+#include "registry.h"
+
+#define CLIENT_ID "warren"
+#define LIST_LIMIT_MAX 100
+
+static void reply_not_found(struct api_route_ctx *x)
+{
+	http_reply_error(x->c, 404, "Sandbox '%s' not found", x->id);
+}
+
+/* The Sandbox schema (create and connect answers). */
+static json_t *sandbox_json(const struct registry_info *i)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "templateID", i->template_id,
+	                 "sandboxID", i->id, "alias", i->template_id, "clientID", CLIENT_ID,
+	                 "envdVersion", WARREN_ENVD_VERSION, "domain");
+}
+
+/* ListedSandbox; SandboxDetail adds a few fields when detail is set. */
+static json_t *listed_json(const struct registry_info *i, bool detail)
+{
+	char started[32], end[32];
+	json_t *meta = json_loads(i->metadata_json ? i->metadata_json : "{}", 0, NULL), *o;
+
+	if (!json_is_object(meta)) {
+		json_decref(meta);
+		meta = json_object();
+	}
+	api_format_time(i->started_ms, started);
+	api_format_time(i->end_ms, end);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s}", "templateID",
+	              i->template_id, "alias", i->template_id, "sandboxID", i->id, "clientID",
+	              CLIENT_ID, "startedAt", started, "endAt", end, "cpuCount", (int)i->cpu_count,
+	              "memoryMB", (int)i->memory_mb, "diskSizeMB", (int)i->disk_mb, "metadata",
+	              meta, "state", "running", "envdVersion", WARREN_ENVD_VERSION);
+	if (o && detail) {
+		json_object_set_new(o, "domain", json_null());
+		json_object_set_new(o, "allowInternetAccess", json_boolean(i->allow_internet));
+		json_object_set_new(o, "lifecycle",
+		                    json_pack("{s:s, s:b}", "onTimeout", "kill", "autoResume", 0));
+	}
+	return o;
+}
+
+void api_sandbox_create(struct api_route_ctx *x, int version)
+{
+	struct warren_error err = {0};
+	struct api_create_req req = {0};
+	struct registry_info info;
+	int r;
+
+	r = api_parse_create(x->body, x->body_len, &req, &err);
+	if (r < 0) {
+		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
+		return;
+	}
+	r = registry_create(x->api->reg, &req, &info, &err);
+	api_create_req_release(&req);
+	if (r == -ENOENT) {
+		http_reply_error(x->c, 404, "%s", err.msg);
+		return;
+	}
+	if (r == -EAGAIN) {
+		static const char *const hdrs[] = {"Retry-After: 5", NULL};
+		char msg[300];
+		int n = snprintf(msg, sizeof(msg), "{\"code\":429,\"message\":\"%s\"}", err.msg);
+		http_reply_hdrs(x->c, 429, hdrs, "application/json", msg, (size_t)n);
+		return;
+	}
+	if (r < 0) {
+		log_error("create (v%d): %s", version, err.msg);
+		http_reply_error(x->c, 500, "Cannot create the sandbox: %s", err.msg);
+		return;
+	}
+	api_reply_json(x->c, 201, sandbox_json(&info), NULL);
+	registry_info_release(&info);
+}
+
+void api_sandbox_connect(struct api_route_ctx *x, int version)
+{
+	struct warren_error err = {0};
+	struct registry_info info;
+	int timeout_s, r;
+
+	r = api_parse_connect(x->body, x->body_len, version == 2, &timeout_s, &err);
+	if (r < 0) {
+		http_reply_error(x->c, 400, "%s", err.msg);
+		return;
+	}
+	r = registry_connect(x->api->reg, x->id, timeout_s, &info);
+	if (r == -ENOENT) {
+		reply_not_found(x);
+		return;
+	}
+	if (r < 0) {
+		http_reply_error(x->c, 500, "Cannot connect: %s", strerror(-r));
+		return;
+	}
+	api_reply_json(x->c, 200, sandbox_json(&info), NULL);
+	registry_info_release(&info);
+}
+
+void api_sandbox_set_timeout(struct api_route_ctx *x)
+{
+	struct warren_error err = {0};
+	int timeout_s, r;
+
+	r = api_parse_set_timeout(x->body, x->body_len, &timeout_s, &err);
+	if (r < 0) {
+		http_reply_error(x->c, 400, "%s", err.msg);
+		return;
+	}
+	r = registry_set_timeout(x->api->reg, x->id, timeout_s);
+	if (r == -ENOENT)
+		reply_not_found(x);
+	else if (r < 0)
+		http_reply_error(x->c, 500, "Cannot set the timeout: %s", strerror(-r));
+	else
+		http_reply(x->c, 204, NULL, NULL, 0);
+}
+
+void api_sandbox_get(struct api_route_ctx *x)
+{
+	struct registry_info info;
+	int r = registry_get(x->api->reg, x->id, &info);
+
+	if (r == -ENOENT) {
+		reply_not_found(x);
+		return;
+	}
+	if (r < 0) {
+		http_reply_error(x->c, 500, "out of memory");
+		return;
+	}
+	api_reply_json(x->c, 200, listed_json(&info, true), NULL);
+	registry_info_release(&info);
+}
+
+void api_sandbox_kill(struct api_route_ctx *x)
+{
+	int r = registry_kill(x->api->reg, x->id);
+
+	if (r == -ENOENT)
+		reply_not_found(x);
+	else if (r < 0)
+		http_reply_error(x->c, 500, "Cannot kill the sandbox: %s", strerror(-r));
+	else
+		http_reply(x->c, 204, NULL, NULL, 0);
+}
+
+void api_sandbox_logs(struct api_route_ctx *x)
+{
+	struct registry_info info;
+
+	if (registry_get(x->api->reg, x->id, &info) < 0) {
+		reply_not_found(x);
+		return;
+	}
+	registry_info_release(&info);
+	api_reply_json(x->c, 200, json_pack("{s:[], s:[]}", "logs", "logEntries"), NULL);
+}
+
+void api_sandbox_metrics(struct api_route_ctx *x)
+{
+	struct registry_info info;
+
+	if (registry_get(x->api->reg, x->id, &info) < 0) {
+		reply_not_found(x);
+		return;
+	}
+	registry_info_release(&info);
+	api_reply_json(x->c, 200, json_array(), NULL);
+}
+
+/* nextToken is "<startedAt ms>_<sandbox id>" of the last sandbox of the previous page. */
+static int parse_token(const char *tok, int64_t *ret_ms, char *ret_id, size_t id_size)
+{
+	char *end;
+	long long ms;
+
+	errno = 0;
+	ms = strtoll(tok, &end, 10);
+	if (errno || end == tok || *end != '_' || ms < 0 || !api_sbx_id_valid(end + 1))
+		return -EINVAL;
+	*ret_ms = ms;
+	snprintf(ret_id, id_size, "%s", end + 1);
+	return 0;
+}
+
+/* Parses the state filter; sets *running when "running" is asked for. */
+static int parse_states(const char *v, bool *running)
+{
+	*running = false;
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == 7 && strncmp(p, "running", 7) == 0)
+			*running = true;
+		else if (!(len == 6 && strncmp(p, "paused", 6) == 0) && len != 0)
+			return -EINVAL;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+void api_sandbox_list(struct api_route_ctx *x)
+{
+	const char *q = x->req->query ? x->req->query : "";
+	char *state = NULL, *meta = NULL, *limit_s = NULL, *token = NULL;
+	char token_id[API_SBX_ID_MAX + 1] = "", next[64] = "", hdr[96];
+	struct registry_info *infos = NULL;
+	struct warren_error err = {0};
+	json_t *filter = NULL, *arr = NULL;
+	int64_t token_ms = -1;
+	bool want_running = true;
+	long limit = LIST_LIMIT_MAX;
+	size_t n = 0;
+
+	if (api_query_get(q, "state", &state) < 0 || api_query_get(q, "metadata", &meta) < 0 ||
+	    api_query_get(q, "limit", &limit_s) < 0 || api_query_get(q, "nextToken", &token) < 0) {
+		http_reply_error(x->c, 400, "malformed query string");
+		goto out;
+	}
+	if (state && parse_states(state, &want_running) < 0) {
+		http_reply_error(x->c, 400, "invalid state filter '%s' (running, paused)", state);
+		goto out;
+	}
+	if (limit_s) {
+		char *end;
+		errno = 0;
+		limit = strtol(limit_s, &end, 10);
+		if (errno || end == limit_s || *end || limit < 1 || limit > LIST_LIMIT_MAX) {
+			http_reply_error(x->c, 400, "limit must be an integer from 1 to %d",
+			                 LIST_LIMIT_MAX);
+			goto out;
+		}
+	}
+	if (token && *token && parse_token(token, &token_ms, token_id, sizeof(token_id)) < 0) {
+		http_reply_error(x->c, 400, "invalid nextToken");
+		goto out;
+	}
+	if (meta && api_metadata_filter_parse(meta, &filter, &err) < 0) {
+		http_reply_error(x->c, 400, "%s", err.msg[0] ? err.msg : "invalid metadata filter");
+		goto out;
+	}
+	if (registry_list(x->api->reg, &infos, &n) < 0 || !(arr = json_array())) {
+		http_reply_error(x->c, 500, "out of memory");
+		goto out;
+	}
+
+	long taken = 0;
+	size_t last = 0;
+	for (size_t i = 0; want_running && i < n; i++) {
+		struct registry_info *in = &infos[i];
+		if (token_ms >= 0 && (in->started_ms < token_ms || (in->started_ms == token_ms &&
+		                                                    strcmp(in->id, token_id) <= 0)))
+			continue;
+		if (filter) {
+			json_t *m = json_loads(in->metadata_json, 0, NULL);
+			bool ok = m && api_metadata_matches(m, filter);
+			json_decref(m);
+			if (!ok)
+				continue;
+		}
+		if (taken == limit) {
+			/* There is more: the token points after the last one returned. */
+			snprintf(next, sizeof(next), "%" PRId64 "_%s", infos[last].started_ms,
+			         infos[last].id);
+			break;
+		}
+		json_array_append_new(arr, listed_json(in, false));
+		last = i;
+		taken++;
+	}
+	if (next[0]) {
+		snprintf(hdr, sizeof(hdr), "X-Next-Token: %s", next);
+		const char *const hdrs[] = {hdr, NULL};
+		api_reply_json(x->c, 200, arr, hdrs);
+	} else {
+		api_reply_json(x->c, 200, arr, NULL);
+	}
+	arr = NULL;
+out:
+	json_decref(arr);
+	json_decref(filter);
+	registry_info_free_array(infos, n);
+	free(state);
+	free(meta);
+	free(limit_s);
+	free(token);
+}

@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "registry.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/sandbox.h"
+#include "store.h"
+
+#define SBX_ID_LEN 20
+#define REAPER_MAX_WAIT_MS 60000
+
+enum sbx_state { SBX_CREATING, SBX_RUNNING, SBX_DYING };
+
+struct sbx {
+	char id[API_SBX_ID_MAX + 1];
+	char template_id[API_TEMPLATE_ID_MAX + 1];
+	enum sbx_state state;
+	unsigned slot;
+	pid_t pid;
+	uint64_t start_time;
+	int pidfd;
+	struct in_addr addr;
+	int64_t started_ms, end_ms;
+	unsigned cpu_count, memory_mb, disk_mb;
+	bool allow_internet;
+	char *metadata_json;
+	char *env_json;
+};
+
+struct registry {
+	struct registry_config cfg;
+	pthread_mutex_t lock;
+	struct sbx **v; /* every entry, any state */
+	size_t n, cap;
+	int wake_fd;
+	bool stop;
+	pthread_t reaper;
+};
+
+static void sbx_free(struct sbx *e)
+{
+	if (!e)
+		return;
+	if (e->pidfd >= 0)
+		close(e->pidfd);
+	free(e->metadata_json);
+	free(e->env_json);
+	free(e);
+}
+
+static void wake_reaper(struct registry *reg)
+{
+	uint64_t one = 1;
+	ssize_t r = write(reg->wake_fd, &one, sizeof(one));
+	(void)r; /* a full counter is still a wake-up */
+}
+
+/* Locked. */
+static struct sbx *find_locked(struct registry *reg, const char *id)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (strcmp(reg->v[i]->id, id) == 0)
+			return reg->v[i];
+	return NULL;
+}
+
+static int add_locked(struct registry *reg, struct sbx *e)
+{
+	if (reg->n == reg->cap) {
+		size_t ncap = reg->cap ? reg->cap * 2 : 16;
+		struct sbx **nv = realloc(reg->v, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		reg->v = nv;
+		reg->cap = ncap;
+	}
+	reg->v[reg->n++] = e;
+	return 0;
+}
+
+static void remove_entry(struct registry *reg, struct sbx *e)
+{
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		if (reg->v[i] == e) {
+			reg->v[i] = reg->v[--reg->n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	sbx_free(e);
+}
+
+static unsigned free_slot_locked(struct registry *reg)
+{
+	for (unsigned slot = 1;; slot++) {
+		bool used = false;
+		for (size_t i = 0; i < reg->n && !used; i++)
+			used = reg->v[i]->slot == slot;
+		if (!used)
+			return slot;
+	}
+}
+
+static int fill_info(const struct sbx *e, struct registry_info *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->id, sizeof(ret->id), "%s", e->id);
+	snprintf(ret->template_id, sizeof(ret->template_id), "%s", e->template_id);
+	ret->cpu_count = e->cpu_count;
+	ret->memory_mb = e->memory_mb;
+	ret->disk_mb = e->disk_mb;
+	ret->started_ms = e->started_ms;
+	ret->end_ms = e->end_ms;
+	ret->allow_internet = e->allow_internet;
+	ret->addr = e->addr;
+	ret->metadata_json = strdup(e->metadata_json ? e->metadata_json : "{}");
+	return ret->metadata_json ? 0 : -ENOMEM;
+}
+
+void registry_info_release(struct registry_info *i)
+{
+	if (!i)
+		return;
+	free(i->metadata_json);
+	i->metadata_json = NULL;
+}
+
+void registry_info_free_array(struct registry_info *infos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		registry_info_release(&infos[i]);
+	free(infos);
+}
+
+static void store_row(struct registry *reg, const struct sbx *e, const char *state)
+{
+	char addr[INET_ADDRSTRLEN] = "";
+	struct store_sbx row = {
+	    .id = (char *)e->id,
+	    .template_id = (char *)e->template_id,
+	    .state = (char *)state,
+	    .slot = e->slot,
+	    .pid = e->pid,
+	    .start_time = e->start_time,
+	    .addr = addr,
+	    .started_ms = e->started_ms,
+	    .end_ms = e->end_ms,
+	    .cpu_count = e->cpu_count,
+	    .memory_mb = e->memory_mb,
+	    .disk_mb = e->disk_mb,
+	    .allow_internet = e->allow_internet,
+	    .metadata = e->metadata_json,
+	    .env = e->env_json,
+	};
+
+	if (e->addr.s_addr)
+		inet_ntop(AF_INET, &e->addr, addr, sizeof(addr));
+	if (store_sbx_put(reg->cfg.store, &row) < 0)
+		log_sbx(LOG_WARN, e->id, "cannot record sandbox in the database");
+}
+
+/*
+ * Tears down the running sandbox id. Only one caller wins the RUNNING -> DYING
+ * transition; the others get -ENOENT, as for an unknown id.
+ */
+static int kill_entry(struct registry *reg, const char *id, const char *reason)
+{
+	struct sbx *e;
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (!e || e->state != SBX_RUNNING) {
+		pthread_mutex_unlock(&reg->lock);
+		return -ENOENT;
+	}
+	e->state = SBX_DYING;
+	pthread_mutex_unlock(&reg->lock);
+
+	r = rt_destroy(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time);
+	if (r < 0)
+		log_sbx(LOG_WARN, e->id, "destroying sandbox: %s", strerror(-r));
+	store_sbx_delete(reg->cfg.store, e->id);
+	log_sbx(LOG_INFO, e->id, "sandbox removed (%s)", reason);
+	remove_entry(reg, e);
+	return 0;
+}
+
+struct reap_item {
+	char id[API_SBX_ID_MAX + 1];
+};
+
+static void *reaper_main(void *arg)
+{
+	struct registry *reg = arg;
+
+	for (;;) {
+		struct pollfd *fds = NULL;
+		struct reap_item *items = NULL, *dead = NULL;
+		size_t n_fds = 0, n_dead = 0, cap;
+		int64_t now, next = INT64_MAX;
+		int timeout_ms;
+
+		pthread_mutex_lock(&reg->lock);
+		if (reg->stop) {
+			pthread_mutex_unlock(&reg->lock);
+			break;
+		}
+		cap = reg->n + 1;
+		fds = calloc(cap, sizeof(*fds));
+		items = calloc(cap, sizeof(*items));
+		dead = calloc(cap, sizeof(*dead));
+		if (!fds || !items || !dead) {
+			pthread_mutex_unlock(&reg->lock);
+			free(fds);
+			free(items);
+			free(dead);
+			/* Out of memory: try again shortly rather than give up reaping. */
+			poll(NULL, 0, 100);
+			continue;
+		}
+		fds[n_fds++] = (struct pollfd){.fd = reg->wake_fd, .events = POLLIN};
+		for (size_t i = 0; i < reg->n; i++) {
+			struct sbx *e = reg->v[i];
+			if (e->state != SBX_RUNNING)
+				continue;
+			if (e->end_ms < next)
+				next = e->end_ms;
+			/* A duplicate, so that a concurrent kill closing the original cannot
+			 * make us poll a recycled fd number. */
+			if (e->pidfd >= 0) {
+				int fd = fcntl(e->pidfd, F_DUPFD_CLOEXEC, 3);
+				if (fd >= 0) {
+					snprintf(items[n_fds].id, sizeof(items[n_fds].id), "%s",
+					         e->id);
+					fds[n_fds++] = (struct pollfd){.fd = fd, .events = POLLIN};
+				}
+			}
+		}
+		pthread_mutex_unlock(&reg->lock);
+
+		now = now_real_ms();
+		if (next == INT64_MAX || next - now > REAPER_MAX_WAIT_MS)
+			timeout_ms = REAPER_MAX_WAIT_MS;
+		else
+			timeout_ms = next > now ? (int)(next - now) : 0;
+		if (timeout_ms > 0 && poll(fds, n_fds, timeout_ms) > 0) {
+			if (fds[0].revents & POLLIN) {
+				uint64_t v;
+				ssize_t rr = read(reg->wake_fd, &v, sizeof(v));
+				(void)rr;
+			}
+			for (size_t i = 1; i < n_fds; i++)
+				if (fds[i].revents)
+					dead[n_dead++] = items[i];
+		}
+		for (size_t i = 1; i < n_fds; i++)
+			close(fds[i].fd);
+		for (size_t i = 0; i < n_dead; i++)
+			kill_entry(reg, dead[i].id, "its init exited");
+
+		/* Deadlines: collect under the lock, kill outside it. */
+		n_dead = 0;
+		now = now_real_ms();
+		pthread_mutex_lock(&reg->lock);
+		for (size_t i = 0; i < reg->n && n_dead < cap; i++) {
+			struct sbx *e = reg->v[i];
+			if (e->state == SBX_RUNNING && e->end_ms <= now)
+				snprintf(dead[n_dead++].id, sizeof(dead[0].id), "%s", e->id);
+		}
+		pthread_mutex_unlock(&reg->lock);
+		for (size_t i = 0; i < n_dead; i++)
+			kill_entry(reg, dead[i].id, "timeout");
+		free(fds);
+		free(items);
+		free(dead);
+	}
+	return NULL;
+}
+
+struct registry *registry_new(const struct registry_config *cfg)
+{
+	struct registry *reg = calloc(1, sizeof(*reg));
+
+	if (!reg)
+		return NULL;
+	reg->cfg = *cfg;
+	if (!reg->cfg.max_sandboxes)
+		reg->cfg.max_sandboxes = 256;
+	pthread_mutex_init(&reg->lock, NULL);
+	reg->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (reg->wake_fd < 0)
+		goto fail;
+	if (pthread_create(&reg->reaper, NULL, reaper_main, reg) != 0) {
+		close(reg->wake_fd);
+		goto fail;
+	}
+	return reg;
+fail:
+	pthread_mutex_destroy(&reg->lock);
+	free(reg);
+	return NULL;
+}
+
+void registry_free(struct registry *reg)
+{
+	if (!reg)
+		return;
+	pthread_mutex_lock(&reg->lock);
+	reg->stop = true;
+	pthread_mutex_unlock(&reg->lock);
+	wake_reaper(reg);
+	pthread_join(reg->reaper, NULL);
+	for (size_t i = 0; i < reg->n; i++)
+		sbx_free(reg->v[i]);
+	free(reg->v);
+	close(reg->wake_fd);
+	pthread_mutex_destroy(&reg->lock);
+	free(reg);
+}
+
+static bool keep_known(const char *id, void *ud)
+{
+	struct registry *reg = ud;
+	bool known;
+
+	pthread_mutex_lock(&reg->lock);
+	known = find_locked(reg, id) != NULL;
+	pthread_mutex_unlock(&reg->lock);
+	return known;
+}
+
+int registry_recover(struct registry *reg)
+{
+	struct store_sbx *rows = NULL;
+	size_t n = 0;
+	int kept = 0, r;
+
+	r = store_sbx_list(reg->cfg.store, &rows, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct store_sbx *row = &rows[i];
+		struct sbx *e = NULL;
+		int pidfd = -ESRCH;
+
+		if (strcmp(row->state, "running") == 0 && row->pid > 0 && api_sbx_id_valid(row->id))
+			pidfd = rt_adopt(reg->cfg.rt, row->pid, row->start_time);
+		if (pidfd >= 0)
+			e = calloc(1, sizeof(*e));
+		if (e) {
+			snprintf(e->id, sizeof(e->id), "%s", row->id);
+			snprintf(e->template_id, sizeof(e->template_id), "%s", row->template_id);
+			e->state = SBX_RUNNING;
+			e->slot = row->slot;
+			e->pid = row->pid;
+			e->start_time = row->start_time;
+			e->pidfd = pidfd;
+			inet_pton(AF_INET, row->addr, &e->addr);
+			e->started_ms = row->started_ms;
+			e->end_ms = row->end_ms;
+			e->cpu_count = row->cpu_count;
+			e->memory_mb = row->memory_mb;
+			e->disk_mb = row->disk_mb;
+			e->allow_internet = row->allow_internet;
+			e->metadata_json = TAKE_PTR(row->metadata);
+			e->env_json = TAKE_PTR(row->env);
+			pthread_mutex_lock(&reg->lock);
+			r = add_locked(reg, e);
+			pthread_mutex_unlock(&reg->lock);
+			if (r == 0) {
+				log_sbx(LOG_INFO, e->id, "sandbox re-adopted (pid %d)",
+				        (int)e->pid);
+				kept++;
+				continue;
+			}
+			sbx_free(e);
+			pidfd = -1;
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+		log_sbx(LOG_INFO, row->id, "sandbox gone while warrend was down, cleaning up");
+		if (api_sbx_id_valid(row->id))
+			rt_destroy(reg->cfg.rt, row->id, row->slot, row->pid, row->start_time);
+		store_sbx_delete(reg->cfg.store, row->id);
+	}
+	store_sbx_free_array(rows, n);
+	r = rt_cleanup_orphans(reg->cfg.rt, keep_known, reg);
+	if (r < 0)
+		log_warn("cleaning up orphaned sandboxes: %s", strerror(-r));
+	wake_reaper(reg);
+	return kept;
+}
+
+/* Builds the agent's environment: the sandbox identity and the create-time envVars. */
+static char **agent_env(const struct sbx *e)
+{
+	char **env = calloc(4, sizeof(*env));
+
+	if (!env)
+		return NULL;
+	if (asprintf(&env[0], "WARREN_SANDBOX_ID=%s", e->id) < 0)
+		env[0] = NULL;
+	if (asprintf(&env[1], "WARREN_TEMPLATE_ID=%s", e->template_id) < 0)
+		env[1] = NULL;
+	if (asprintf(&env[2], "WARREN_ENV_VARS=%s", e->env_json ? e->env_json : "{}") < 0)
+		env[2] = NULL;
+	if (!env[0] || !env[1] || !env[2]) {
+		for (int i = 0; i < 3; i++)
+			free(env[i]);
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+int registry_create(struct registry *reg, const struct api_create_req *req,
+                    struct registry_info *ret, struct warren_error *err)
+{
+	struct rt_sandbox sb = {.pidfd = -1};
+	struct sbx *e;
+	char **env;
+	int r;
+
+	if (rt_template_exists(reg->cfg.rt, req->template_id) < 0)
+		return err_set(err, ENOENT, "template '%s' not found", req->template_id);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return err_set(err, ENOMEM, "out of memory");
+	e->pidfd = -1;
+	e->state = SBX_CREATING;
+	snprintf(e->template_id, sizeof(e->template_id), "%s", req->template_id);
+	e->cpu_count = reg->cfg.cpu_count;
+	e->memory_mb = reg->cfg.memory_mb;
+	e->disk_mb = reg->cfg.disk_mb;
+	e->allow_internet = req->allow_internet;
+	e->metadata_json = strdup(req->metadata_json ? req->metadata_json : "{}");
+	e->env_json = strdup(req->env_json ? req->env_json : "{}");
+	if (!e->metadata_json || !e->env_json) {
+		sbx_free(e);
+		return err_set(err, ENOMEM, "out of memory");
+	}
+
+	pthread_mutex_lock(&reg->lock);
+	if (reg->n >= reg->cfg.max_sandboxes) {
+		pthread_mutex_unlock(&reg->lock);
+		sbx_free(e);
+		return err_set(err, EAGAIN, "too many sandboxes (at most %u)",
+		               reg->cfg.max_sandboxes);
+	}
+	do {
+		r = random_id(e->id, SBX_ID_LEN);
+	} while (r == 0 && find_locked(reg, e->id));
+	if (r == 0) {
+		e->slot = free_slot_locked(reg);
+		e->started_ms = now_real_ms();
+		e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+		r = add_locked(reg, e);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	if (r < 0) {
+		sbx_free(e);
+		return err_set(err, -r, "registering sandbox: %s", strerror(-r));
+	}
+	store_row(reg, e, "creating");
+
+	env = agent_env(e);
+	if (!env) {
+		r = err_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	struct rt_spec spec = {
+	    .id = e->id,
+	    .template_id = e->template_id,
+	    .slot = e->slot,
+	    .cpu_count = e->cpu_count,
+	    .memory_mb = e->memory_mb,
+	    .pids_max = reg->cfg.pids_max,
+	    .allow_internet = e->allow_internet,
+	    .agent_env = env,
+	};
+	r = rt_create(reg->cfg.rt, &spec, &sb, err);
+	free_env(env);
+	if (r < 0) {
+		err_prefix(err, "creating sandbox %s", e->id);
+		goto fail;
+	}
+
+	pthread_mutex_lock(&reg->lock);
+	e->pid = sb.pid;
+	e->pidfd = sb.pidfd;
+	e->start_time = sb.start_time;
+	e->addr = sb.addr;
+	/* The timeout counts from when the sandbox is usable. */
+	e->end_ms = now_real_ms() + (int64_t)req->timeout_s * 1000;
+	e->state = SBX_RUNNING;
+	r = fill_info(e, ret);
+	pthread_mutex_unlock(&reg->lock);
+	store_row(reg, e, "running");
+	wake_reaper(reg);
+	log_sbx(LOG_INFO, e->id, "sandbox created (template %s, slot %u, pid %d)", e->template_id,
+	        e->slot, (int)e->pid);
+	if (r < 0) {
+		/* The sandbox is fine; only this answer could not be built. */
+		return err_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+fail:
+	/* rt_create cleans up after itself, but a destroy by id is idempotent and catches
+	 * anything left half-made. */
+	rt_destroy(reg->cfg.rt, e->id, e->slot, 0, 0);
+	store_sbx_delete(reg->cfg.store, e->id);
+	log_sbx(LOG_WARN, e->id, "%s", err ? err->msg : "sandbox creation failed");
+	remove_entry(reg, e);
+	return r;
+}
+
+static int update_deadline(struct registry *reg, const char *id, int timeout_s, bool extend_only,
+                           struct registry_info *ret)
+{
+	int64_t end = now_real_ms() + (int64_t)timeout_s * 1000;
+	struct sbx *e;
+	int r = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (!e || e->state != SBX_RUNNING) {
+		pthread_mutex_unlock(&reg->lock);
+		return -ENOENT;
+	}
+	if (!extend_only || end > e->end_ms)
+		e->end_ms = end;
+	end = e->end_ms;
+	if (ret)
+		r = fill_info(e, ret);
+	pthread_mutex_unlock(&reg->lock);
+	store_sbx_set_end(reg->cfg.store, id, end);
+	wake_reaper(reg);
+	return r;
+}
+
+int registry_connect(struct registry *reg, const char *id, int timeout_s, struct registry_info *ret)
+{
+	return update_deadline(reg, id, timeout_s, true, ret);
+}
+
+int registry_set_timeout(struct registry *reg, const char *id, int timeout_s)
+{
+	return update_deadline(reg, id, timeout_s, false, NULL);
+}
+
+int registry_get(struct registry *reg, const char *id, struct registry_info *ret)
+{
+	struct sbx *e;
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	r = (e && e->state == SBX_RUNNING) ? fill_info(e, ret) : -ENOENT;
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	const struct registry_info *x = a, *y = b;
+
+	if (x->started_ms != y->started_ms)
+		return x->started_ms < y->started_ms ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int registry_list(struct registry *reg, struct registry_info **ret, size_t *ret_n)
+{
+	struct registry_info *infos;
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	infos = calloc(reg->n + 1, sizeof(*infos));
+	for (size_t i = 0; infos && i < reg->n && r == 0; i++)
+		if (reg->v[i]->state == SBX_RUNNING)
+			r = fill_info(reg->v[i], &infos[n++]);
+	pthread_mutex_unlock(&reg->lock);
+	if (!infos || r < 0) {
+		registry_info_free_array(infos, n);
+		return -ENOMEM;
+	}
+	qsort(infos, n, sizeof(*infos), cmp_info);
+	*ret = infos;
+	*ret_n = n;
+	return 0;
+}
+
+int registry_kill(struct registry *reg, const char *id)
+{
+	return kill_entry(reg, id, "killed by request");
+}
+
+void registry_kill_all(struct registry *reg)
+{
+	for (;;) {
+		char id[API_SBX_ID_MAX + 1] = "";
+
+		pthread_mutex_lock(&reg->lock);
+		for (size_t i = 0; i < reg->n; i++) {
+			if (reg->v[i]->state == SBX_RUNNING) {
+				snprintf(id, sizeof(id), "%s", reg->v[i]->id);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&reg->lock);
+		if (!id[0])
+			break;
+		kill_entry(reg, id, "warrend shutting down");
+	}
+}
+
+size_t registry_count(struct registry *reg)
+{
+	size_t n;
+
+	pthread_mutex_lock(&reg->lock);
+	n = reg->n;
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
+int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)
+{
+	struct registry *reg = ud;
+	struct sbx *e;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, sandbox_id);
+	if (e && e->state == SBX_RUNNING) {
+		*ret_addr = e->addr;
+		r = 0;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
