@@ -100,6 +100,14 @@ bool http_conn_peer_closed(struct http_conn *c);
 void http_conn_close_after(struct http_conn *c);
 
 /*
+ * Per-connection user data (e.g. the proxy's pooled backend socket). The
+ * connection owns it once set: free_fn (may be NULL) is called with it when
+ * the connection ends or when another value replaces it.
+ */
+void *http_conn_get_data(const struct http_conn *c);
+void http_conn_set_data(struct http_conn *c, void *data, void (*free_fn)(void *));
+
+/*
  * Relays the current request to backend_fd (a connected stream socket) and
  * the backend's response back to the client, as a reverse proxy does:
  * the request head is re-sent with the headers in drop_headers removed
