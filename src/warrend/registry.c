@@ -511,8 +511,9 @@ int registry_create(struct registry *reg, const struct api_create_req *req,
 	e->pidfd = sb.pidfd;
 	e->start_time = sb.start_time;
 	e->addr = sb.addr;
-	/* The timeout counts from when the sandbox is usable. */
-	e->end_ms = now_real_ms() + (int64_t)req->timeout_s * 1000;
+	/* The sandbox starts, and its timeout counts, from when it is usable. */
+	e->started_ms = now_real_ms();
+	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
 	e->state = SBX_RUNNING;
 	r = fill_info(e, ret);
 	pthread_mutex_unlock(&reg->lock);
