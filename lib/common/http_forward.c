@@ -1,10 +1,441 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reverse-proxy relay (http_forward). The request head is re-sent from the
+ * parsed request; everything after it travels as raw bytes in both
+ * directions. Two parsers watch the raw bytes only to find where each message
+ * ends: the connection's request parser (in RAW mode it ignores body data) and
+ * a response parser for the backend's answer. Data moves with non-blocking
+ * send/recv driven by one poll() over both sockets, through two bounded
+ * buffers: the connection's input buffer (client to backend) and fwd_buf
+ * (backend to client). A side is not read while its buffer is full, which is
+ * the back-pressure.
+ */
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "common/http_internal.h"
+
+struct fwd_resp {
+	http_parser p;
+	bool is_head;
+	bool done;	/* the final (non-1xx) response, or a 101, is complete */
+	bool upgrade;	/* 101 Switching Protocols */
+	bool got_any;	/* any response byte arrived */
+};
+
+static int resp_on_headers_complete(http_parser *p)
+{
+	struct fwd_resp *r = p->data;
+
+	/* A response to HEAD has no body whatever its headers say. */
+	if (r->is_head && p->status_code >= 200)
+		return 1;
+	return 0;
+}
+
+static int resp_on_message_complete(http_parser *p)
+{
+	struct fwd_resp *r = p->data;
+
+	/* 1xx informational answers (100 Continue) precede the real one: keep going. */
+	if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101)
+		return 0;
+	r->done = true;
+	r->upgrade = p->status_code == 101;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings resp_settings = {
+	.on_headers_complete = resp_on_headers_complete,
+	.on_message_complete = resp_on_message_complete,
+};
+
+static bool is_hop_by_hop(const char *name, bool upgrade)
+{
+	static const char *const hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
+					  "Trailer", "Proxy-Authenticate", "Proxy-Authorization"};
+
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return true;
+	return !upgrade && strcasecmp(name, "Upgrade") == 0;
+}
+
+/* Is name one of the comma-separated tokens of the request's Connection headers? */
+static bool named_by_connection(const struct http_request *req, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const char *v = req->headers[i].value;
+
+		if (strcasecmp(req->headers[i].name, "Connection") != 0)
+			continue;
+		while (*v) {
+			size_t n;
+
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			n = strcspn(v, ", \t");
+			if (n == nlen && strncasecmp(v, name, n) == 0)
+				return true;
+			v += n;
+		}
+	}
+	return false;
+}
+
+static bool dropped(const struct http_request *req, const char *name, const char *const *drop)
+{
+	if (is_hop_by_hop(name, req->upgrade))
+		return true;
+	for (size_t i = 0; drop && drop[i]; i++)
+		if (strcasecmp(name, drop[i]) == 0)
+			return true;
+	return named_by_connection(req, name);
+}
+
+static int build_head(struct buf *out, const struct http_request *req, const char *const *drop)
+{
+	int r;
+
+	buf_reset(out);
+	r = buf_printf(out, "%s %s HTTP/1.1\r\n", req->method, req->target);
+	for (size_t i = 0; r == 0 && i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		if (dropped(req, h->name, drop))
+			continue;
+		r = buf_printf(out, "%s: %s\r\n", h->name, h->value);
+	}
+	if (r == 0 && req->upgrade)
+		r = buf_puts(out, "Connection: Upgrade\r\n");
+	if (r == 0)
+		r = buf_puts(out, "\r\n");
+	return r;
+}
+
+/* Non-blocking send. Bytes sent (maybe 0 when the socket is full) or -errno. */
+static ssize_t send_some(int fd, struct iovec *iov, int n_iov)
+{
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+	return n;
+}
+
+/* Non-blocking recv. Bytes read, 0 at EOF, -EAGAIN when nothing is there, or -errno. */
+static ssize_t recv_some(int fd, char *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return (errno == EWOULDBLOCK) ? -EAGAIN : -errno;
+	return n;
+}
+
+/*
+ * After a 101: copies bytes both ways until one side closes or fails, then
+ * flushes what is pending toward the other side. c->in[fwd_off, in_len) and
+ * rb[r_sent, r_len) are already pending.
+ */
+static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char *rb,
+		      size_t r_sent, size_t r_len)
+{
+	bool client_eof = false, backend_eof = false;
+	struct pollfd pfd[2];
+	struct iovec iov;
+	ssize_t n;
+
+	for (;;) {
+		bool c2b = fwd_off < c->in_len, b2c = r_sent < r_len;
+
+		if ((client_eof && !c2b) || (backend_eof && !b2c))
+			return;
+		pfd[0] = (struct pollfd){.fd = c->fd};
+		pfd[1] = (struct pollfd){.fd = backend_fd};
+		if (!client_eof && !backend_eof && c->in_len < HTTP_IN_BUF_SIZE)
+			pfd[0].events |= POLLIN;
+		if (!client_eof && !backend_eof && r_len < HTTP_FWD_BUF_SIZE)
+			pfd[1].events |= POLLIN;
+		if (b2c)
+			pfd[0].events |= POLLOUT;
+		if (c2b)
+			pfd[1].events |= POLLOUT;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pfd[0].revents & POLLIN) {
+			n = recv_some(c->fd, c->in + c->in_len, HTTP_IN_BUF_SIZE - c->in_len);
+			if (n == 0 || (n < 0 && n != -EAGAIN))
+				client_eof = true;
+			else if (n > 0)
+				c->in_len += (size_t)n;
+		} else if (pfd[0].revents & (POLLERR | POLLHUP)) {
+			return;
+		}
+		if (pfd[1].revents & POLLIN) {
+			n = recv_some(backend_fd, rb + r_len, HTTP_FWD_BUF_SIZE - r_len);
+			if (n == 0 || (n < 0 && n != -EAGAIN))
+				backend_eof = true;
+			else if (n > 0)
+				r_len += (size_t)n;
+		} else if (pfd[1].revents & (POLLERR | POLLHUP)) {
+			backend_eof = true;
+		}
+		if (fwd_off < c->in_len && (pfd[1].revents & POLLOUT)) {
+			iov = (struct iovec){c->in + fwd_off, c->in_len - fwd_off};
+			n = send_some(backend_fd, &iov, 1);
+			if (n < 0)
+				return;
+			fwd_off += (size_t)n;
+			if (fwd_off == c->in_len)
+				fwd_off = c->in_len = 0;
+		}
+		if (r_sent < r_len && (pfd[0].revents & POLLOUT)) {
+			iov = (struct iovec){rb + r_sent, r_len - r_sent};
+			n = send_some(c->fd, &iov, 1);
+			if (n < 0)
+				return;
+			r_sent += (size_t)n;
+			if (r_sent == r_len)
+				r_sent = r_len = 0;
+		}
+	}
+}
 
 int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 		 const char *const *drop_headers)
 {
-	return -ENOSYS;
+	struct fwd_resp fr = {0};
+	size_t hd_off = 0, fwd_off, r_len = 0, r_parsed = 0, r_sent = 0;
+	bool c2b_broken = false, backend_eof = false, sent_any = false;
+	struct pollfd pfd[2];
+	struct iovec iov[2];
+	char *rb;
+	ssize_t n;
+	int r;
+
+	if (c->resp != HTTP_RESP_NONE || c->body_started || !c->headers_done)
+		return -EINVAL;
+	if (c->dead)
+		return -ECONNRESET;
+	if (!c->fwd_buf) {
+		c->fwd_buf = malloc(HTTP_FWD_BUF_SIZE);
+		if (!c->fwd_buf)
+			return -ENOMEM;
+	}
+	rb = c->fwd_buf;
+	r = build_head(&c->out, req, drop_headers);
+	if (r < 0)
+		return r;
+
+	http_parser_init(&fr.p, HTTP_RESPONSE);
+	fr.p.data = &fr;
+	fr.is_head = c->is_head;
+	c->body_started = true;
+	c->mode = HTTP_MODE_RAW;
+	/* Client bytes in [fwd_off, in_off) are parsed request body not yet sent. */
+	fwd_off = c->in_off;
+	if (!c->msg_done && http_conn_feed(c, (size_t)-1) < 0)
+		goto bad_request;
+
+	for (;;) {
+		bool head_pending = hd_off < c->out.len;
+		bool c2b = !c2b_broken && (head_pending || fwd_off < c->in_off);
+		bool want_client_read, want_backend_read;
+
+		/* Optimistic writes first: sockets are usually writable, which saves a poll. */
+		if (c2b) {
+			int k = 0;
+
+			if (head_pending)
+				iov[k++] = (struct iovec){c->out.data + hd_off, c->out.len - hd_off};
+			if (fwd_off < c->in_off)
+				iov[k++] = (struct iovec){c->in + fwd_off, c->in_off - fwd_off};
+			n = send_some(backend_fd, iov, k);
+			if (n < 0) {
+				/* The backend may still have answered (an early error reply). */
+				c2b_broken = true;
+			} else {
+				size_t h = c->out.len - hd_off;
+
+				if ((size_t)n <= h || !head_pending) {
+					if (head_pending)
+						hd_off += (size_t)n;
+					else
+						fwd_off += (size_t)n;
+				} else {
+					hd_off = c->out.len;
+					fwd_off += (size_t)n - h;
+				}
+			}
+			head_pending = hd_off < c->out.len;
+			c2b = !c2b_broken && (head_pending || fwd_off < c->in_off);
+		}
+		if (r_sent < r_parsed) {
+			iov[0] = (struct iovec){rb + r_sent, r_parsed - r_sent};
+			n = send_some(c->fd, iov, 1);
+			if (n < 0)
+				goto client_gone;
+			if (n > 0)
+				sent_any = true;
+			r_sent += (size_t)n;
+		}
+
+		if (fr.done && r_sent == r_parsed)
+			break;
+		if (backend_eof && !fr.done) {
+			/* The backend closed before a complete answer. */
+			if (!sent_any) {
+				r = -ECONNRESET;
+				goto fail_before_response;
+			}
+			goto truncated;
+		}
+
+		/* Compact the client buffer when its free space is at the end only. */
+		if (fwd_off == c->in_len) {
+			fwd_off = c->in_off = c->in_len = 0;
+		} else if (c->in_len == HTTP_IN_BUF_SIZE && fwd_off > 0) {
+			memmove(c->in, c->in + fwd_off, c->in_len - fwd_off);
+			c->in_len -= fwd_off;
+			c->in_off -= fwd_off;
+			fwd_off = 0;
+		}
+		if (r_sent == r_len) {
+			r_sent = r_parsed = r_len = 0;
+		} else if (r_len == HTTP_FWD_BUF_SIZE && r_sent > 0) {
+			memmove(rb, rb + r_sent, r_len - r_sent);
+			r_len -= r_sent;
+			r_parsed -= r_sent;
+			r_sent = 0;
+		}
+
+		want_client_read = !c->msg_done && c->in_len < HTTP_IN_BUF_SIZE;
+		want_backend_read = !fr.done && !backend_eof && r_len < HTTP_FWD_BUF_SIZE;
+		pfd[0] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+		pfd[1] = (struct pollfd){.fd = backend_fd};
+		if (want_client_read)
+			pfd[0].events |= POLLIN;
+		if (r_sent < r_parsed)
+			pfd[0].events |= POLLOUT;
+		if (want_backend_read)
+			pfd[1].events |= POLLIN;
+		if (c2b)
+			pfd[1].events |= POLLOUT;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			if (!sent_any)
+				goto fail_before_response;
+			goto client_gone;
+		}
+
+		if (pfd[0].revents & (POLLERR | POLLHUP))
+			goto client_gone;
+		if (want_client_read && (pfd[0].revents & (POLLIN | POLLRDHUP))) {
+			n = recv_some(c->fd, c->in + c->in_len, HTTP_IN_BUF_SIZE - c->in_len);
+			if (n == 0 || (n < 0 && n != -EAGAIN))
+				goto client_gone;
+			if (n > 0) {
+				c->in_len += (size_t)n;
+				if (http_conn_feed(c, (size_t)-1) < 0)
+					goto bad_request;
+			}
+		} else if (pfd[0].revents & POLLRDHUP) {
+			/* The whole request was read and the client hung up: nobody waits. */
+			goto client_gone;
+		}
+
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv_some(backend_fd, rb + r_len, HTTP_FWD_BUF_SIZE - r_len);
+			if (n == 0 || (n < 0 && n != -EAGAIN)) {
+				backend_eof = true;
+				/* Tells the parser the stream ended: completes an EOF-delimited body. */
+				if (fr.got_any && !fr.done)
+					http_parser_execute(&fr.p, &resp_settings, NULL, 0);
+			} else if (n > 0) {
+				size_t k;
+
+				fr.got_any = true;
+				r_len += (size_t)n;
+				k = http_parser_execute(&fr.p, &resp_settings, rb + r_parsed,
+							r_len - r_parsed);
+				r_parsed += k;
+				if (HTTP_PARSER_ERRNO(&fr.p) == HPE_PAUSED) {
+					http_parser_pause(&fr.p, 0);
+				} else if (HTTP_PARSER_ERRNO(&fr.p) != HPE_OK) {
+					if (!sent_any) {
+						r = -EPROTO;
+						goto fail_before_response;
+					}
+					goto truncated;
+				}
+			}
+		}
+	}
+
+	/* The response went out whole. */
+	c->resp = HTTP_RESP_DONE;
+	c->mode = HTTP_MODE_BODY;
+	if (fr.upgrade) {
+		/* Both sides switch protocols: everything after the two heads is raw. */
+		pipe_both(c, backend_fd, c2b_broken ? c->in_len : fwd_off, rb, r_parsed, r_len);
+		c->dead = true;
+		return 0;
+	}
+	if (!http_should_keep_alive(&fr.p) || req->http_minor == 0)
+		/* The client read "Connection: close" or an EOF-delimited body. */
+		c->close_after = true;
+	if (!http_should_keep_alive(&fr.p) || backend_eof || c2b_broken || !c->msg_done ||
+	    fwd_off != c->in_off || hd_off != c->out.len || r_parsed != r_len)
+		return 0;
+	return 1;
+
+truncated:
+	/* Part of a response went out: the only honest signal left is closing. */
+	c->resp = HTTP_RESP_DONE;
+	c->mode = HTTP_MODE_BODY;
+	c->dead = true;
+	return 0;
+
+client_gone:
+	c->resp = HTTP_RESP_DONE;
+	c->mode = HTTP_MODE_BODY;
+	c->dead = true;
+	return 0;
+
+bad_request:
+	c->mode = HTTP_MODE_BODY;
+	c->close_after = true;
+	if (sent_any)
+		goto truncated;
+	/* The parser is in error: no body can be drained, the connection closes. */
+	c->msg_done = true;
+	return -EBADMSG;
+
+fail_before_response:
+	c->mode = HTTP_MODE_BODY;
+	/* Some request body may have been consumed already; the rest is drained or the
+	 * connection is closed by the server loop. */
+	if (!c->msg_done)
+		c->close_after = true;
+	return r;
 }

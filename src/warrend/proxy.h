@@ -34,7 +34,8 @@ bool proxy_wants(const struct proxy *p, const struct http_request *req);
 /* Serves one data-plane request: forwards it, or replies 502/400 itself. */
 void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req);
 
-/* Per-connection state (pooled backend socket) is released by this; call it from the
- * connection's end (see http_server_config.on_conn_close when added), or it is freed lazily. */
+/* Per-connection state (the pooled backend socket) is attached to the client connection with
+ * http_conn_set_data() and released by the HTTP server when that connection ends: callers have
+ * nothing to do. */
 
 #endif
