@@ -1,0 +1,257 @@
+// warren benchmarks: prints medians and p99s, never passes or fails on time.
+//   create -> first stdout byte of `echo`, through the SDK and through plain HTTP
+//   commands.run('true') round trip
+//   routing overhead: the agent's GET /health through warrend vs directly at the sandbox address
+//   idle memory per sandbox (host RSS of its processes, and its memory cgroup usage)
+//   bwrap and podman (crun) starting an isolated `echo` on the same rootfs, for comparison
+// Env: WARREN_BENCH_N (runs per figure, default 100), WARREN_BENCH_IDLE (idle sandboxes, 20).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { REPO, sleep, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
+import { processStart, request, sandboxHeaders } from '../tests/sdk/helpers/raw.mjs';
+
+const N = Number(process.env.WARREN_BENCH_N || 100);
+const IDLE = Number(process.env.WARREN_BENCH_IDLE || 20);
+const rows = [];
+
+function stats(name, xs, unit = 'ms') {
+	const s = [...xs].sort((a, b) => a - b);
+	const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+	const row = { name, n: s.length, median: q(0.5), p99: q(0.99), min: s[0], max: s[s.length - 1], unit };
+	rows.push(row);
+	console.error(`  ${name}: median ${row.median.toFixed(2)} ${unit}, p99 ${row.p99.toFixed(2)} ${unit} (n=${row.n})`);
+	return row;
+}
+
+function note(name, value, unit) {
+	rows.push({ name, n: 1, median: value, p99: NaN, min: value, max: value, unit });
+	console.error(`  ${name}: ${value.toFixed(1)} ${unit}`);
+}
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+
+function printTable() {
+	const w = Math.max(...rows.map((r) => r.name.length), 10);
+	const f = (v) => (Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
+	console.log(`${'benchmark'.padEnd(w)}  ${'n'.padStart(5)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}  ${'max'.padStart(9)}  unit`);
+	console.log('-'.repeat(w + 55));
+	for (const r of rows) {
+		console.log(
+			`${r.name.padEnd(w)}  ${String(r.n).padStart(5)}  ${f(r.median).padStart(9)}  ${f(r.p99).padStart(9)}  ${f(r.min).padStart(9)}  ${f(r.max).padStart(9)}  ${r.unit}`,
+		);
+	}
+}
+
+// A keep-alive POST on the given agent; resolves the parsed JSON body.
+function postJson(w, agent, p, body) {
+	return new Promise((resolve, reject) => {
+		const u = new URL(w.apiUrl);
+		const data = JSON.stringify(body);
+		const req = http.request(
+			{
+				host: u.hostname,
+				port: u.port,
+				method: 'POST',
+				path: p,
+				agent,
+				headers: { 'X-API-KEY': w.apiKey, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
+			},
+			(res) => {
+				let b = '';
+				res.on('data', (c) => (b += c));
+				res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(b)) : reject(new Error(`${p}: ${res.statusCode} ${b}`))));
+			},
+		);
+		req.on('error', reject);
+		req.end(data);
+	});
+}
+
+function getHealth(agent, host, port, headers) {
+	return new Promise((resolve, reject) => {
+		const req = http.request({ host, port, path: '/health', agent, headers }, (res) => {
+			res.resume();
+			res.on('end', () => (res.statusCode < 300 ? resolve() : reject(new Error(`health ${res.statusCode}`))));
+		});
+		req.on('error', reject);
+		req.end();
+	});
+}
+
+function cgroupFile(w, id, name) {
+	for (const d of w.cgroupDirs()) {
+		const f = path.join(d, id, name);
+		if (fs.existsSync(f)) return f;
+	}
+	return null;
+}
+
+function sandboxMemory(w, id) {
+	let rss = 0;
+	const procs = new Set();
+	for (const d of w.cgroupDirs()) {
+		try {
+			for (const p of fs.readFileSync(path.join(d, id, 'cgroup.procs'), 'utf8').split('\n')) if (p) procs.add(p);
+		} catch {
+			/* not in this hierarchy */
+		}
+	}
+	for (const p of procs) {
+		try {
+			const m = fs.readFileSync(`/proc/${p}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+			if (m) rss += Number(m[1]) * 1024;
+		} catch {
+			/* exited */
+		}
+	}
+	const f = cgroupFile(w, id, 'memory.usage_in_bytes') || cgroupFile(w, id, 'memory.current');
+	const cg = f ? Number(fs.readFileSync(f, 'utf8')) : NaN;
+	return { rss, cg, nprocs: procs.size };
+}
+
+function timeCommand(name, argv) {
+	const probe = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60000 });
+	if (probe.status !== 0 || probe.stdout !== 'hi\n') {
+		console.error(`  ${name}: skipped (${argv.join(' ')}: ${probe.error?.message || (probe.stderr || '').trim().split('\n').pop() || 'exit ' + probe.status})`);
+		return;
+	}
+	const xs = [];
+	for (let i = 0; i < N; i++) {
+		const t0 = now();
+		const r = spawnSync(argv[0], argv.slice(1), { timeout: 60000 });
+		xs.push(ms(t0));
+		if (r.status !== 0) throw new Error(`${name}: exit ${r.status}`);
+	}
+	stats(name, xs);
+}
+
+async function main() {
+	console.error(`# warren bench: ${N} runs per figure, ${IDLE} idle sandboxes`);
+	const w = await startWarrend();
+	const { Sandbox } = await import(pathToFileURL(path.join(REPO, 'tests/sdk/node_modules/e2b/dist/index.mjs')).href);
+	const live = [];
+	try {
+		// Warm-up (the first create may build the template).
+		await (await Sandbox.create()).kill();
+
+		console.error('# create -> first stdout byte, SDK');
+		let xs = [];
+		for (let i = 0; i < N; i++) {
+			const t0 = now();
+			const s = await Sandbox.create({ timeoutMs: 120_000 });
+			let first = 0;
+			await s.commands.run('echo hi', { onStdout: () => (first ||= ms(t0)) });
+			xs.push(first);
+			await s.kill();
+		}
+		stats('create+echo first byte (SDK)', xs);
+
+		console.error('# create -> first stdout byte, plain HTTP');
+		const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+		xs = [];
+		const createOnly = [];
+		for (let i = 0; i < N; i++) {
+			const t0 = now();
+			const s = await postJson(w, agent, '/v2/sandboxes', { templateID: 'base', timeout: 120 });
+			createOnly.push(ms(t0));
+			const { res, events } = await processStart(w, s, 'echo hi', { agent });
+			let first = 0;
+			for await (const m of events) {
+				if (!first && m.json.event?.data?.stdout) first = ms(t0);
+				if (m.flags & 2) break;
+			}
+			res.resume();
+			xs.push(first);
+			await request(w, { method: 'DELETE', path: `/sandboxes/${s.sandboxID}` });
+		}
+		stats('create+echo first byte (HTTP)', xs);
+		stats('create alone (HTTP, 201)', createOnly);
+
+		console.error("# commands.run('true')");
+		const s = await Sandbox.create({ timeoutMs: 600_000 });
+		live.push(s);
+		for (let i = 0; i < 5; i++) await s.commands.run('true');
+		xs = [];
+		for (let i = 0; i < N; i++) {
+			const t0 = now();
+			await s.commands.run('true');
+			xs.push(ms(t0));
+		}
+		stats("commands.run('true') round trip", xs);
+
+		console.error('# routing overhead: GET /health via warrend vs direct');
+		const addr = (await s.commands.run('hostname -I')).stdout.trim().split(/\s+/)[0];
+		const raw = { sandboxID: s.sandboxId, envdAccessToken: undefined };
+		const u = new URL(w.sandboxUrl);
+		for (const [label, host, port, headers] of [
+			['agent /health via warrend', u.hostname, u.port, sandboxHeaders(raw)],
+			['agent /health direct', addr, 49983, {}],
+		]) {
+			const ka = new http.Agent({ keepAlive: true, maxSockets: 1 });
+			for (let i = 0; i < 10; i++) await getHealth(ka, host, port, headers);
+			xs = [];
+			for (let i = 0; i < N; i++) {
+				const t0 = now();
+				await getHealth(ka, host, port, headers);
+				xs.push(ms(t0));
+			}
+			ka.destroy();
+			stats(label + ' (keep-alive)', xs);
+			xs = [];
+			for (let i = 0; i < N; i++) {
+				const t0 = now();
+				await getHealth(false, host, port, headers);
+				xs.push(ms(t0));
+			}
+			stats(label + ' (new connection)', xs);
+		}
+
+		console.error(`# idle memory: ${IDLE} sandboxes`);
+		const idle = await Promise.all(Array.from({ length: IDLE }, () => Sandbox.create({ timeoutMs: 600_000 })));
+		live.push(...idle);
+		await sleep(2000);
+		let rss = 0;
+		let cg = 0;
+		let nprocs = 0;
+		for (const x of idle) {
+			const m = sandboxMemory(w, x.sandboxId);
+			rss += m.rss;
+			cg += m.cg;
+			nprocs += m.nprocs;
+		}
+		note('idle sandbox: host RSS of its processes', rss / IDLE / 1024, 'KiB');
+		note('idle sandbox: memory cgroup usage', cg / IDLE / 1024, 'KiB');
+		note('idle sandbox: processes', nprocs / IDLE, 'procs');
+		const wd = fs.readFileSync(`/proc/${w.pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+		note(`warrend RSS with ${IDLE + 1} sandboxes`, Number(wd[1]), 'KiB');
+		await Promise.all(idle.map((x) => x.kill()));
+
+		console.error('# bwrap and podman on the same rootfs');
+		const tpl = path.join(w.stateDir, 'templates/base/rootfs');
+		const rootfs = fs.existsSync(path.join(tpl, 'etc')) ? tpl : '/';
+		console.error(`  rootfs: ${rootfs}`);
+		timeCommand('bwrap echo', [
+			'bwrap', '--ro-bind', rootfs, '/', '--ro-bind', '/usr', '/usr', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+			'--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '/usr/bin/echo', 'hi',
+		]);
+		timeCommand('podman run --rootfs echo (crun)', [
+			'podman', '--runtime', 'crun', 'run', '--rm', '--network', 'none', '--read-only', '-v', '/usr:/usr:ro', '--rootfs', rootfs,
+			'/usr/bin/echo', 'hi',
+		]);
+	} finally {
+		for (const x of live) await x.kill().catch(() => {});
+		await w.stop();
+	}
+	console.log('');
+	printTable();
+}
+
+main().catch((e) => {
+	console.error(e);
+	process.exit(1);
+});
