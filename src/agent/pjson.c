@@ -62,7 +62,8 @@ static int parse_int_value(json_t *v, long long *ret)
 	}
 	if (json_is_real(v)) {
 		double d = json_real_value(v);
-		if (d != (double)(long long)d)
+		/* Range first: converting an out-of-range double is undefined. */
+		if (!(d > -9.0e18 && d < 9.0e18) || d != (double)(long long)d)
 			return -EINVAL;
 		*ret = (long long)d;
 		return 0;
