@@ -362,6 +362,7 @@ static void conn_reset_request(struct http_conn *c)
 	c->resp = HTTP_RESP_NONE;
 	c->resp_chunked = false;
 	c->is_head = false;
+	c->broken = false;
 }
 
 const char *http_header_get(const struct http_request *req, const char *name)
@@ -389,6 +390,8 @@ ssize_t http_body_read(struct http_conn *c, void *buf, size_t len)
 		return 0;
 	if (c->dead)
 		return -ECONNRESET;
+	if (c->broken)
+		return -EBADMSG;
 	if (!c->headers_done || c->mode == HTTP_MODE_RAW)
 		return -EINVAL;
 	if (len == 0)
@@ -410,15 +413,22 @@ ssize_t http_body_read(struct http_conn *c, void *buf, size_t len)
 	for (;;) {
 		if (c->in_off == c->in_len) {
 			r = conn_fill(c);
+			if (r == -ETIMEDOUT) {
+				/* The client may still read an error reply. */
+				c->broken = true;
+				c->body_dst = NULL;
+				return r;
+			}
 			if (r < 0) {
 				c->dead = true;
-				return r == -ETIMEDOUT ? r : -ECONNRESET;
+				c->body_dst = NULL;
+				return -ECONNRESET;
 			}
 		}
 		/* Feeding at most len raw bytes bounds the decoded bytes to len. */
 		r = http_conn_feed(c, len);
 		if (r < 0) {
-			c->dead = true;
+			c->broken = true;
 			c->body_dst = NULL;
 			return -EBADMSG;
 		}
@@ -495,7 +505,7 @@ const char *http_status_text(int status)
 
 static bool conn_will_close(const struct http_conn *c)
 {
-	return c->close_after || c->dead || !c->req.keep_alive || c->req.upgrade;
+	return c->close_after || c->dead || c->broken || !c->req.keep_alive || c->req.upgrade;
 }
 
 /* Builds a response head into c->out. length < 0: no Content-Length. */

@@ -250,10 +250,13 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 	fr.is_head = c->is_head;
 	c->body_started = true;
 	c->mode = HTTP_MODE_RAW;
-	/* Client bytes in [fwd_off, in_off) are parsed request body not yet sent. */
-	fwd_off = c->in_off;
+	/* Client bytes in [fwd_off, in_off) are parsed request body not yet sent. The parser
+	 * stopped at headers-complete on the head's final LF, which is not body: skip it. */
+	fwd_off = c->in_off + 1;
 	if (!c->msg_done && http_conn_feed(c, (size_t)-1) < 0)
 		goto bad_request;
+	if (fwd_off > c->in_off)
+		fwd_off = c->in_off; /* not reached: the LF is always there, but never underflow */
 
 	for (;;) {
 		bool head_pending = hd_off < c->out.len;

@@ -65,7 +65,8 @@ struct http_conn {
 	bool resp_chunked;
 	bool is_head;
 	bool close_after;
-	bool dead; /* the client connection is unusable */
+	bool dead;   /* the client connection is unusable */
+	bool broken; /* the request stream cannot be parsed further: reply, then close */
 
 	struct buf out; /* response heads, reused */
 	char *fwd_buf;	/* HTTP_FWD_BUF_SIZE, allocated on first forward */
