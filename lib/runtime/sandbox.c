@@ -326,6 +326,16 @@ static int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_a
 	return 0;
 }
 
+static int report_exit(pid_t pid, struct warren_error *err)
+{
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+		return err_set(err, ECHILD, "agent exited (%s %d) before ready",
+			       si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
+	return err_set(err, ECHILD, "agent exited before ready");
+}
+
 /* Waits until the agent wrote its ready byte; a child error or death, or the
  * timeout, fail with a message. */
 static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_ms,
@@ -367,17 +377,14 @@ static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_
 				return 0;
 			if (k < 0 && errno == EINTR)
 				continue;
+			/* Usually the agent died: give its exit a moment to say so. */
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+			if (poll(&p, 1, 200) == 1)
+				return report_exit(pid, err);
 			return err_set(err, EPIPE, "agent closed its ready fd without writing");
 		}
-		if (pfd[2].revents) {
-			siginfo_t si = { 0 };
-			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == pid)
-				return err_set(err, ECHILD, "agent exited (%s %d) before ready",
-					       si.si_code == CLD_EXITED ? "status" : "signal",
-					       si.si_status);
-			return err_set(err, ECHILD, "agent exited before ready");
-		}
+		if (pfd[2].revents)
+			return report_exit(pid, err);
 	}
 }
 

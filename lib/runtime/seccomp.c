@@ -12,10 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -64,8 +66,34 @@ static const uint64_t clone_ns_flags[] = {
 	CLONE_NEWCGROUP,
 };
 
-/* personality(2) values allowed (as in Docker's profile); any other is EPERM. */
-static const uint64_t personality_ok[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffffffff };
+/*
+ * personality(2) is allowed only with the values Docker's profile allows
+ * (PER_LINUX, PER_LINUX32, each with ADDR_NO_RANDOMIZE, and the query
+ * 0xffffffff); anything else (READ_IMPLIES_EXEC...) is EPERM. libseccomp 2.5
+ * cannot AND several tests of one argument, so this check is hand-written
+ * classic BPF placed before libseccomp's program. Foreign architectures fall
+ * through to libseccomp's own arch check.
+ */
+#define OFF_NR offsetof(struct seccomp_data, nr)
+#define OFF_ARCH offsetof(struct seccomp_data, arch)
+#define OFF_A0_LO offsetof(struct seccomp_data, args[0])
+#define OFF_A0_HI (offsetof(struct seccomp_data, args[0]) + 4)
+static const struct sock_filter personality_prefix[] = {
+	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_ARCH),
+	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 11),
+	/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_NR),
+	/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, 9),
+	/* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_HI),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 6),
+	/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_LO),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0, 5, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x8, 4, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20000, 3, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20008, 2, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 1, 0),
+	/* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	/* 13: libseccomp's program follows */
+};
 
 static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 {
@@ -121,20 +149,6 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 			return err_set(err, -r, "seccomp rule for mknod: %s", strerror(-r));
 	}
 
-	/* personality: EPERM unless the value is one of the safe ones. */
-	struct scmp_arg_cmp ne[ARRAY_SIZE(personality_ok)];
-	for (size_t i = 0; i < ARRAY_SIZE(personality_ok); i++)
-		ne[i] = SCMP_A0(SCMP_CMP_NE, personality_ok[i]);
-	r = seccomp_rule_add_array(ctx, eperm, SCMP_SYS(personality), ARRAY_SIZE(ne), ne);
-	if (r < 0) {
-		/* Older libseccomp cannot AND several tests of one argument: deny
-		 * only the flags that matter (READ_IMPLIES_EXEC, and the 32-bit
-		 * address space emulations). */
-		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(personality), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0x0400000, 0x0400000));
-		if (r < 0)
-			return err_set(err, -r, "seccomp rule for personality: %s", strerror(-r));
-	}
 	return 0;
 }
 
@@ -177,24 +191,27 @@ int seccomp_prog_build(struct sock_fprog *ret, struct warren_error *err)
 	}
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
-	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+	    size / (off_t)sizeof(struct sock_filter) + ARRAY_SIZE(personality_prefix) >
+		    BPF_MAXINSNS) {
 		r = err_set(err, EINVAL, "seccomp filter has a bad size (%lld bytes)",
 			    (long long)size);
 		goto out;
 	}
-	filter = malloc((size_t)size);
+	filter = malloc(sizeof(personality_prefix) + (size_t)size);
 	if (!filter) {
 		r = err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	r = (int)pread(fd, filter, (size_t)size, 0);
+	memcpy(filter, personality_prefix, sizeof(personality_prefix));
+	r = (int)pread(fd, filter + ARRAY_SIZE(personality_prefix), (size_t)size, 0);
 	if (r != size) {
 		free(filter);
 		r = err_set(err, EIO, "reading seccomp filter back");
 		goto out;
 	}
 	ret->filter = filter;
-	ret->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	ret->len = (unsigned short)(ARRAY_SIZE(personality_prefix) +
+				    (size_t)size / sizeof(struct sock_filter));
 	r = 0;
 out:
 	seccomp_release(ctx);

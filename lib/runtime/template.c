@@ -420,6 +420,12 @@ static int agent_is_current(struct rt *rt, int rootfs_fd)
 	       src.st_mtim.tv_nsec == dst.st_mtim.tv_nsec;
 }
 
+/*
+ * Every directory of the template must be searchable by others: overlayfs
+ * looks up the lower layer with the credentials of its mounter, the sandbox's
+ * root, which is `nobody` to host-owned files. /root is 0700 in each
+ * sandbox's upper layer (template_populate_upper), which is what it shows.
+ */
 struct dir_spec {
 	const char *name;
 	mode_t mode;
@@ -427,7 +433,7 @@ struct dir_spec {
 
 static const struct dir_spec base_dirs[] = {
 	{ "usr", 0755 },     { "etc", 0755 },	  { "home", 0755 },	    { "home/user", 0755 },
-	{ "root", 0700 },    { "tmp", 01777 },	  { "var", 0755 },	    { "var/tmp", 01777 },
+	{ "root", 0755 },    { "tmp", 01777 },	  { "var", 0755 },	    { "var/tmp", 01777 },
 	{ "var/log", 0755 }, { "var/cache", 0755 }, { "var/lib", 0755 },    { "var/spool", 0755 },
 	{ "run", 0755 },     { "run/lock", 01777 }, { "proc", 0555 },	    { "sys", 0555 },
 	{ "dev", 0755 },     { "mnt", 0755 },	  { "media", 0755 },	    { "srv", 0755 },
