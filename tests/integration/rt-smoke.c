@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 			pause();
 			_exit(0);
 		}
-		CHECK(rt_destroy(rt, "smokespare", SLOT0 + 99, other, sb.start_time) == 0 &&
+		CHECK(rt_destroy(rt, "smokespare", SLOT0 + 99, other, sb.start_time + 100000) == 0 &&
 			      waitpid(other, NULL, WNOHANG) == 0,
 		      "destroy with a start time that does not match spares pid %d", (int)other);
 		kill(other, SIGKILL);
