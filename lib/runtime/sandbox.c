@@ -480,7 +480,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	uint64_t start_time = 0;
 	sigset_t all, old;
 	pid_t pid = -1;
-	int64_t t0 = now_mono_us(), t_prep, t_clone, t_release, t_ready;
+	int64_t t0 = now_mono_us(), t_prep, t_clone, t_attach = 0, t_netin = 0, t_release, t_ready;
 
 	if (!spec || !id_valid(spec->id))
 		return err_set(err, EINVAL, "invalid sandbox id");
@@ -593,7 +593,9 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 		if (r < 0)
 			goto fail;
 		net_made = true;
+		t_attach = now_mono_us();
 		r = setup_net_inside(rt, spec->slot, pidfd, addr, err);
+		t_netin = now_mono_us();
 		if (r < 0)
 			goto fail;
 	}
@@ -612,11 +614,11 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 		goto fail;
 	}
 	log_sbx(LOG_DEBUG, spec->id,
-		"created pid %d: dirs+cgroups %.2f ms, clone %.2f ms, maps+attach+net %.2f ms, "
-		"child setup+agent ready %.2f ms, total %.2f ms",
+		"created pid %d: dirs+cgroups %.2f ms, clone %.2f ms, maps+attach+net %.2f ms "
+		"(net_setup_inside %.2f ms), child setup+agent ready %.2f ms, total %.2f ms",
 		(int)pid, (t_prep - t0) / 1000.0, (t_clone - t_prep) / 1000.0,
-		(t_release - t_clone) / 1000.0, (t_ready - t_release) / 1000.0,
-		(t_ready - t0) / 1000.0);
+		(t_release - t_clone) / 1000.0, (t_netin - t_attach) / 1000.0,
+		(t_ready - t_release) / 1000.0, (t_ready - t0) / 1000.0);
 	ret->pid = pid;
 	ret->pidfd = pidfd;
 	ret->start_time = start_time;
@@ -667,7 +669,7 @@ int rt_adopt(struct rt *rt, pid_t pid, uint64_t start_time)
 int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t start_time)
 {
 	char dir[4096];
-	int64_t t0 = now_mono_us();
+	int64_t t0 = now_mono_us(), t_kill, t_cg;
 	int r = 0, q;
 
 	if (!id_valid(id))
@@ -678,11 +680,13 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 		kill_and_reap(pid, pidfd);
 		close(pidfd);
 	}
+	t_kill = now_mono_us();
 	if (rt->cgroups) {
 		q = cgroup_destroy(rt->cgroups, id);
 		if (q < 0 && r == 0)
 			r = q;
 	}
+	t_cg = now_mono_us();
 	if (rt->net && slot > 0) {
 		q = net_detach(rt->net, slot);
 		if (q < 0 && q != -ENOENT && r == 0)
@@ -693,7 +697,8 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 		q = rm_rf(dir);
 	if (q < 0 && r == 0)
 		r = q;
-	log_sbx(LOG_DEBUG, id, "destroyed in %.2f ms (%s)", (now_mono_us() - t0) / 1000.0,
+	log_sbx(LOG_DEBUG, id, "destroyed in %.2f ms (kill %.2f, cgroups %.2f) (%s)",
+		(now_mono_us() - t0) / 1000.0, (t_kill - t0) / 1000.0, (t_cg - t_kill) / 1000.0,
 		r < 0 ? strerror(-r) : "ok");
 	return r;
 }

@@ -27,7 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 
 static FILE *out;
 
@@ -190,9 +192,21 @@ int main(void)
 	fprintf(out, "\n");
 	fprintf(out, "done=1\n");
 	fclose(out);
+	/* Listen like the real agent, so the host can check the network path. */
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(49983) };
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 8) < 0)
+		return 6;
 	if (ready_fd < 0 || write(ready_fd, "r", 1) != 1)
 		return 5;
 	close(ready_fd);
-	for (;;)
-		pause();
+	for (;;) {
+		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		static const char hello[] = "probe-hello\n";
+		if (write(c, hello, sizeof(hello) - 1) < 0) {
+		}
+		close(c);
+	}
 }

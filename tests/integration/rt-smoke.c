@@ -11,7 +11,10 @@
  * --no-cgroups / --no-net run the runtime's test-only mode (rt_config.cgroups
  * or .net NULL). Exit status 0 when every check passed.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -99,7 +102,7 @@ static bool cgroup_dir_exists(const char *name)
 {
 	find_name = name;
 	found_name = false;
-	nftw("/sys/fs/cgroup", find_cb, 16, FTW_PHYS | FTW_MOUNT);
+	nftw("/sys/fs/cgroup", find_cb, 16, FTW_PHYS);
 	return found_name;
 }
 
@@ -310,6 +313,20 @@ int main(int argc, char **argv)
 		CHECK(strcmp(probe("Seccomp"), "2") == 0, "seccomp filter mode");
 		CHECK(strcmp(probe("CapBnd"), "00000000a00405fb") == 0, "bounding set %s",
 		      probe("CapBnd"));
+		if (net) {
+			char ip[INET_ADDRSTRLEN], got[32] = "";
+			struct sockaddr_in sin = { .sin_family = AF_INET,
+						   .sin_port = htons(RT_AGENT_PORT),
+						   .sin_addr = sb.addr };
+			inet_ntop(AF_INET, &sb.addr, ip, sizeof(ip));
+			int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			bool ok = s >= 0 && connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+				  read(s, got, sizeof(got) - 1) > 0 &&
+				  strcmp(got, "probe-hello\n") == 0;
+			CHECK(ok, "host reaches the agent at %s:%d", ip, RT_AGENT_PORT);
+			if (s >= 0)
+				close(s);
+		}
 		printf("#     /sys mounted: %s; cgroup view: %s\n",
 		       strcmp(probe("sys_mounted"), "0") == 0 ? "yes" : "no", probe("cgroup"));
 
