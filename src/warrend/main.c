@@ -42,11 +42,9 @@ static void on_signal(int sig)
 static int setup_signals(void)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct sigaction ign = {.sa_handler = SIG_IGN};
 
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
-	    sigaction(SIGPIPE, &ign, NULL) < 0)
+	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -236,7 +234,10 @@ int main(int argc, char **argv)
 	}
 	if (prepare_key(d.store, &cfg, key_line, sizeof(key_line)) < 0)
 		goto out;
-	if (setup_signals() < 0 || start_runtime(&d, &cfg) < 0)
+	/* Until the server runs, SIGINT/SIGTERM keep their default action: an interrupted
+	 * start leaves nothing that the next start's recovery does not clean up. */
+	signal(SIGPIPE, SIG_IGN);
+	if (start_runtime(&d, &cfg) < 0)
 		goto out;
 
 	struct registry_config rcfg = {
@@ -277,6 +278,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signal_server = d.server;
+	if (setup_signals() < 0) {
+		log_error("installing signal handlers: %s", strerror(errno));
+		goto out;
+	}
 	print_banner(&cfg, http_server_port(d.server), key_line);
 	r = http_server_run(d.server);
 	signal_server = NULL;
