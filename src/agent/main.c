@@ -375,6 +375,7 @@ int main(void)
 	proc_table_shutdown(a.procs);
 	http_server_free(a.srv);
 	proc_table_free(a.procs);
+	agent_state_release(&a.st);
 	free(host);
 	return r < 0 ? 1 : 0;
 }

@@ -26,6 +26,8 @@ void agent_state_release(struct agent_state *st)
 	free(st->default_workdir);
 	free(st->sandbox_id);
 	free(st->template_id);
+	free((char *)st->users.passwd_path);
+	free((char *)st->users.group_path);
 	pthread_mutex_destroy(&st->lock);
 }
 

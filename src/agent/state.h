@@ -23,7 +23,7 @@ struct agent_state {
 	char *default_workdir; /* NULL: the user's home */
 	char *sandbox_id;
 	char *template_id;
-	struct users_db users;
+	struct users_db users; /* its paths are heap strings owned by the state */
 };
 
 /* Initialises with defaults (user "user", no token, no env vars). 0 or -ENOMEM. */
