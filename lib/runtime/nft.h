@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef WARREN_RUNTIME_NFT_H
+#define WARREN_RUNTIME_NFT_H
+
+/*
+ * Private to lib/runtime: the sandbox firewall as nftables tables, driven
+ * through libnftables (no fork per call).
+ *
+ * Two tables named after the bridge:
+ *  - "inet <bridge>": input from the bridge only when established/related;
+ *    forward from the bridge accepted (masqueraded in postrouting) unless the
+ *    source is in the set "noinet", the destination is the bridge's subnet or
+ *    link-local (cloud metadata), or the packet is IPv6; forward to the bridge
+ *    only when established/related.
+ *  - "bridge <bridge>": anti-spoofing at layer 2 on the sandbox ports: a frame
+ *    from a port in the set "ports" passes only when it is IPv4 or ARP and its
+ *    (port, source MAC, source IPv4) is in the set "slots"; everything else
+ *    (IPv6 included) is dropped before the bridge learns its source MAC.
+ *
+ * nft_fw_new() replaces the rules whole but keeps the sets' elements, so the
+ * sandboxes that outlive a restart of warrend keep their firewall state; if
+ * the old tables cannot be reused they are deleted and recreated.
+ * An nft_fw is safe to use from several threads.
+ */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <warren/error.h>
+
+struct nft_fw;
+
+/* bridge: [a-z][a-z0-9_-]{0,14}; net/prefix: the bridge's IPv4 subnet. */
+int nft_fw_new(const char *bridge, struct in_addr net, unsigned prefix, struct nft_fw **ret,
+	       struct warren_error *err);
+/* Frees the handle; the tables stay installed (see nft_fw_remove). */
+void nft_fw_free(struct nft_fw *fw);
+/* Deletes both tables (tests, uninstall). */
+int nft_fw_remove(struct nft_fw *fw, struct warren_error *err);
+
+/* Registers a sandbox port: its host interface, the sandbox's MAC and address, and whether
+ * it may reach beyond the host. Replaces any state left for the same slot. */
+int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
+		    struct in_addr addr, bool allow_internet, struct warren_error *err);
+/* Removes what nft_fw_slot_add added; 0 when nothing was there. */
+int nft_fw_slot_del(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
+		    struct in_addr addr, struct warren_error *err);
+
+#endif
