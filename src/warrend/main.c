@@ -153,6 +153,7 @@ struct daemon {
 	struct registry *reg;
 	struct proxy *proxy;
 	struct http_server *server;
+	bool serving; /* sandboxes are destroyed at exit only once we served */
 };
 
 static int start_runtime(struct daemon *d, const struct warrend_settings *cfg)
@@ -187,7 +188,8 @@ fail:
 static void daemon_release(struct daemon *d)
 {
 	http_server_free(d->server);
-	if (d->reg)
+	/* A start that failed leaves re-adopted sandboxes alone for the next start. */
+	if (d->reg && d->serving)
 		registry_kill_all(d->reg);
 	registry_free(d->reg);
 	proxy_free(d->proxy);
@@ -203,7 +205,7 @@ int main(int argc, char **argv)
 	struct warren_error err = {0};
 	struct daemon d = {0};
 	char key_line[160];
-	struct api api;
+	struct api api = {0};
 	int r, ret = 1;
 
 	log_setup("warrend", LOG_INFO);
@@ -237,6 +239,21 @@ int main(int argc, char **argv)
 	/* Until the server runs, SIGINT/SIGTERM keep their default action: an interrupted
 	 * start leaves nothing that the next start's recovery does not clean up. */
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Bind first: a busy port fails fast, before templates are built or sandboxes adopted.
+	 * Nothing is served (and api is not read) before http_server_run. */
+	struct http_server_config hcfg = {
+	    .host = cfg.listen_host,
+	    .port = cfg.listen_port,
+	    .listen_fd = -1,
+	    .handler = api_handle,
+	    .userdata = &api,
+	};
+	r = http_server_new(&hcfg, &d.server, &err);
+	if (r < 0) {
+		log_error("listening on %s:%u: %s", cfg.listen_host, cfg.listen_port, err.msg);
+		goto out;
+	}
 	if (start_runtime(&d, &cfg) < 0)
 		goto out;
 
@@ -254,35 +271,24 @@ int main(int argc, char **argv)
 		log_error("cannot start the sandbox registry");
 		goto out;
 	}
-	r = registry_recover(d.reg);
-	if (r < 0)
-		log_warn("recovering sandboxes: %s", strerror(-r));
-	else if (r > 0)
-		log_info("re-adopted %d running sandbox(es)", r);
 	d.proxy = proxy_new(registry_resolve, d.reg, cfg.domain);
 	if (!d.proxy) {
 		log_error("out of memory");
 		goto out;
 	}
 	api = (struct api){.reg = d.reg, .store = d.store, .proxy = d.proxy};
-	struct http_server_config hcfg = {
-	    .host = cfg.listen_host,
-	    .port = cfg.listen_port,
-	    .listen_fd = -1,
-	    .handler = api_handle,
-	    .userdata = &api,
-	};
-	r = http_server_new(&hcfg, &d.server, &err);
-	if (r < 0) {
-		log_error("listening on %s:%u: %s", cfg.listen_host, cfg.listen_port, err.msg);
-		goto out;
-	}
+	r = registry_recover(d.reg);
+	if (r < 0)
+		log_warn("recovering sandboxes: %s", strerror(-r));
+	else if (r > 0)
+		log_info("re-adopted %d running sandbox(es)", r);
 	signal_server = d.server;
 	if (setup_signals() < 0) {
 		log_error("installing signal handlers: %s", strerror(errno));
 		goto out;
 	}
 	print_banner(&cfg, http_server_port(d.server), key_line);
+	d.serving = true;
 	r = http_server_run(d.server);
 	signal_server = NULL;
 	if (r < 0)
