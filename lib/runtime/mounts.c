@@ -23,14 +23,14 @@
 #include "common/util.h"
 
 int mnt_format_overlay_opts(char *buf, size_t size, const char *lower, const char *upper,
-			    const char *work)
+                            const char *work)
 {
 	/* overlayfs splits its options at ',' and lowerdir at ':'. */
-	for (const char *const *p = (const char *const[]){ lower, upper, work, NULL }; *p; p++)
+	for (const char *const *p = (const char *const[]){lower, upper, work, NULL}; *p; p++)
 		if (strpbrk(*p, ",:\\"))
 			return -EINVAL;
-	int n = snprintf(buf, size, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper,
-			 work);
+	int n =
+	    snprintf(buf, size, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper, work);
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
 	return 0;
@@ -46,7 +46,7 @@ int mnt_format_overlay_opts(char *buf, size_t size, const char *lower, const cha
 static int bind_ro(const char *src, const char *dst)
 {
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	    .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
 	};
 
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -72,11 +72,11 @@ static int touch(const char *path, mode_t mode)
 /* /proc paths hidden as /dev/null (files) or an empty read-only tmpfs (dirs),
  * and kept read-only, as the container runtimes do. Missing ones are skipped. */
 static const char *const proc_masked_files[] = {
-	"proc/kcore",	    "proc/keys",	"proc/latency_stats", "proc/timer_list",
-	"proc/timer_stats", "proc/sched_debug", "proc/sysrq-trigger",
+    "proc/kcore",       "proc/keys",        "proc/latency_stats", "proc/timer_list",
+    "proc/timer_stats", "proc/sched_debug", "proc/sysrq-trigger",
 };
-static const char *const proc_masked_dirs[] = { "proc/acpi", "proc/scsi", "proc/asound" };
-static const char *const proc_ro[] = { "proc/sys", "proc/bus", "proc/fs", "proc/irq" };
+static const char *const proc_masked_dirs[] = {"proc/acpi", "proc/scsi", "proc/asound"};
+static const char *const proc_ro[] = {"proc/sys", "proc/bus", "proc/fs", "proc/irq"};
 
 static int setup_proc(const char **ret_step)
 {
@@ -99,21 +99,20 @@ static int setup_proc(const char **ret_step)
 		if (access(proc_masked_dirs[i], F_OK) < 0)
 			continue;
 		if (mount("tmpfs", proc_masked_dirs[i], "tmpfs",
-			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+		          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
 			STEP("masking a /proc directory");
 	}
 	return 0;
 }
 
 static const char *const dev_nodes[][2] = {
-	{ "/dev/null", "dev/null" },	 { "/dev/zero", "dev/zero" },
-	{ "/dev/full", "dev/full" },	 { "/dev/random", "dev/random" },
-	{ "/dev/urandom", "dev/urandom" }, { "/dev/tty", "dev/tty" },
+    {"/dev/null", "dev/null"},     {"/dev/zero", "dev/zero"},       {"/dev/full", "dev/full"},
+    {"/dev/random", "dev/random"}, {"/dev/urandom", "dev/urandom"}, {"/dev/tty", "dev/tty"},
 };
 static const char *const dev_links[][2] = {
-	{ "pts/ptmx", "dev/ptmx" },	       { "/proc/self/fd", "dev/fd" },
-	{ "/proc/self/fd/0", "dev/stdin" }, { "/proc/self/fd/1", "dev/stdout" },
-	{ "/proc/self/fd/2", "dev/stderr" },
+    {"pts/ptmx", "dev/ptmx"},          {"/proc/self/fd", "dev/fd"},
+    {"/proc/self/fd/0", "dev/stdin"},  {"/proc/self/fd/1", "dev/stdout"},
+    {"/proc/self/fd/2", "dev/stderr"},
 };
 
 static int setup_dev(const char **ret_step)
@@ -134,12 +133,12 @@ static int setup_dev(const char **ret_step)
 		STEP("creating /dev/pts");
 	/* gid 5 is the tty group of the template's /etc/group. */
 	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+	          "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
 		STEP("mounting /dev/pts");
 	if (mkdir("dev/shm", 01777) < 0)
 		STEP("creating /dev/shm");
 	if (mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=1777,size=65536k") < 0)
+	          "mode=1777,size=65536k") < 0)
 		STEP("mounting /dev/shm");
 	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlink(dev_links[i][0], dev_links[i][1]) < 0)
@@ -180,7 +179,7 @@ int mnt_setup_root(const struct mnt_plan *plan, const char **ret_step)
 	    0) {
 		if (access("sys/firmware", F_OK) == 0 &&
 		    mount("tmpfs", "sys/firmware", "tmpfs",
-			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+		          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
 			STEP("masking /sys/firmware");
 	}
 

@@ -25,7 +25,7 @@ struct rt {
 	char *agent_binary;
 	uint32_t uid_base;
 	struct cgroup_mgr *cgroups; /* borrowed, may be NULL (test-only mode) */
-	struct net_mgr *net;	    /* borrowed, may be NULL (test-only mode) */
+	struct net_mgr *net;        /* borrowed, may be NULL (test-only mode) */
 	struct sock_fprog seccomp;  /* precompiled filter, owned (filter array) */
 	pthread_mutex_t template_lock;
 };
@@ -62,7 +62,7 @@ struct mnt_plan {
 
 /* Builds the plan's option string into buf (size bytes). -ENAMETOOLONG if it does not fit. */
 int mnt_format_overlay_opts(char *buf, size_t size, const char *lower, const char *upper,
-			    const char *work);
+                            const char *work);
 
 /*
  * In the setup child, inside its new user and mount namespaces, as root of

@@ -71,11 +71,10 @@ static bool id_valid(const char *id)
 	return true;
 }
 
-static int sandbox_dir(const struct rt *rt, const char *id, const char *sub, char *buf,
-		       size_t size)
+static int sandbox_dir(const struct rt *rt, const char *id, const char *sub, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s/sandboxes/%s%s%s", rt->state_dir, id, sub ? "/" : "",
-			 sub ? sub : "");
+	                 sub ? sub : "");
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -86,7 +85,8 @@ int rt_new(const struct rt_config *cfg, struct rt **ret, struct warren_error *er
 	int r;
 
 	if (!cfg || !cfg->state_dir || cfg->state_dir[0] != '/' || !cfg->agent_binary)
-		return err_set(err, EINVAL, "runtime: state_dir (absolute) and agent_binary needed");
+		return err_set(err, EINVAL,
+		               "runtime: state_dir (absolute) and agent_binary needed");
 	if (strlen(cfg->state_dir) > 1024)
 		return err_set(err, ENAMETOOLONG, "runtime: state_dir too long");
 	rt = calloc(1, sizeof(*rt));
@@ -104,7 +104,7 @@ int rt_new(const struct rt_config *cfg, struct rt **ret, struct warren_error *er
 	}
 	/* Sandbox roots (host uid base+slot*65536) mount their overlay after their
 	 * id change, so they must be able to traverse these (not list them). */
-	static const char *const subs[] = { "", "/templates", "/sandboxes" };
+	static const char *const subs[] = {"", "/templates", "/sandboxes"};
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		snprintf(path, sizeof(path), "%s%s", rt->state_dir, subs[i]);
 		r = mkdir_p(path, 0711);
@@ -153,7 +153,7 @@ struct child_report {
 
 static __attribute__((noreturn)) void child_fail(int err_w, int err, const char *step)
 {
-	struct child_report rep = { .err = err };
+	struct child_report rep = {.err = err};
 	size_t n = strlen(step);
 
 	if (n >= sizeof(rep.step))
@@ -167,7 +167,7 @@ static __attribute__((noreturn)) void child_fail(int err_w, int err, const char 
 
 static __attribute__((noreturn)) void child_main(const struct child_args *a)
 {
-	static char *const argv[] = { (char *)RT_AGENT_PATH, NULL };
+	static char *const argv[] = {(char *)RT_AGENT_PATH, NULL};
 	const char *step = "";
 	int err_w = a->err_w, ready_w = a->ready_w;
 	char c;
@@ -176,7 +176,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
 
 	/* The parent's handlers make no sense here; the mask is restored at exec. */
 	for (int sig = 1; sig < NSIG; sig++) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
+		struct sigaction sa = {.sa_handler = SIG_DFL};
 		sigaction(sig, &sa, NULL);
 	}
 	/* Keep the descriptors we still need away from 0-3. */
@@ -310,9 +310,9 @@ static void *netns_thread(void *p)
 }
 
 static int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_addr addr,
-			    struct warren_error *err)
+                            struct warren_error *err)
 {
-	struct netns_job job = { .pidfd = pidfd, .addr = addr };
+	struct netns_job job = {.pidfd = pidfd, .addr = addr};
 	pthread_t th;
 	int r;
 
@@ -328,27 +328,27 @@ static int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_a
 
 static int report_exit(pid_t pid, struct warren_error *err)
 {
-	siginfo_t si = { 0 };
+	siginfo_t si = {0};
 
 	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
 		return err_set(err, ECHILD, "agent exited (%s %d) before ready",
-			       si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
+		               si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
 	return err_set(err, ECHILD, "agent exited before ready");
 }
 
 /* Waits until the agent wrote its ready byte; a child error or death, or the
  * timeout, fail with a message. */
 static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_ms,
-		      struct warren_error *err)
+                      struct warren_error *err)
 {
 	int64_t deadline = now_mono_us() + (int64_t)timeout_ms * 1000;
 	bool err_open = true;
 
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = err_open ? err_r : -1, .events = POLLIN },
-			{ .fd = ready_r, .events = POLLIN },
-			{ .fd = pidfd, .events = POLLIN },
+		    {.fd = err_open ? err_r : -1, .events = POLLIN},
+		    {.fd = ready_r, .events = POLLIN},
+		    {.fd = pidfd, .events = POLLIN},
 		};
 		int64_t left = (deadline - now_mono_us()) / 1000;
 		if (left <= 0)
@@ -365,7 +365,7 @@ static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_
 			if (k == (ssize_t)sizeof(rep)) {
 				rep.step[sizeof(rep.step) - 1] = '\0';
 				return err_set(err, rep.err > 0 ? rep.err : EIO, "%s: %s", rep.step,
-					       strerror(rep.err));
+				               strerror(rep.err));
 			}
 			/* End of file: the execve succeeded. */
 			err_open = false;
@@ -378,7 +378,7 @@ static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_
 			if (k < 0 && errno == EINTR)
 				continue;
 			/* Usually the agent died: give its exit a moment to say so. */
-			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+			struct pollfd p = {.fd = pidfd, .events = POLLIN};
 			if (poll(&p, 1, 200) == 1)
 				return report_exit(pid, err);
 			return err_set(err, EPIPE, "agent closed its ready fd without writing");
@@ -391,7 +391,7 @@ static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_
 /* Kills (pid, pidfd) if alive and reaps it when it is our child; bounded. */
 static void kill_and_reap(pid_t pid, int pidfd)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 
 	if (pidfd < 0)
 		return;
@@ -426,7 +426,7 @@ static char **build_env(char *const *agent_env, struct warren_error *err)
 }
 
 static int prepare_dirs(struct rt *rt, const struct rt_spec *spec, uint32_t base,
-			struct warren_error *err)
+                        struct warren_error *err)
 {
 	char dir[4096], path[4200];
 	int r;
@@ -436,14 +436,14 @@ static int prepare_dirs(struct rt *rt, const struct rt_spec *spec, uint32_t base
 		return err_set(err, -r, "sandbox path too long");
 	if (mkdir(dir, 0700) < 0)
 		return err_set(err, errno, "creating %s: %s", dir,
-			       errno == EEXIST ? "sandbox directory exists" : strerror(errno));
+		               errno == EEXIST ? "sandbox directory exists" : strerror(errno));
 	/* Owned by the sandbox's root, closed to everyone else on the host. */
 	if (chown(dir, base, base) < 0)
 		return err_set(err, errno, "chown %s: %s", dir, strerror(errno));
 	static const struct {
 		const char *name;
 		mode_t mode;
-	} subs[] = { { "upper", 0755 }, { "work", 0700 }, { "root", 0755 } };
+	} subs[] = {{"upper", 0755}, {"work", 0700}, {"root", 0755}};
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subs[i].name);
 		if (mkdir(path, subs[i].mode) < 0 || chown(path, base, base) < 0)
@@ -468,7 +468,7 @@ static void remove_dir(struct rt *rt, const char *id)
 }
 
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
-	      struct warren_error *err)
+              struct warren_error *err)
 {
 	char dir[4096], lower[4096], upper[4200], work[4200], root[4200], opts[13000];
 	_cleanup_free_ char **envp = NULL;
@@ -476,7 +476,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	_cleanup_close_ int ready_r = -1, ready_w = -1;
 	int pidfd = -1, fds[2], r;
 	bool cg_made = false, net_made = false;
-	struct in_addr addr = { 0 };
+	struct in_addr addr = {0};
 	uint64_t start_time = 0;
 	sigset_t all, old;
 	pid_t pid = -1;
@@ -492,9 +492,9 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	uint32_t base = (uint32_t)base64;
 	if (rt_template_exists(rt, spec->template_id) < 0)
 		return err_set(err, ENOENT, "template '%s' not found",
-			       spec->template_id ? spec->template_id : "");
-	int timeout_ms = spec->ready_timeout_ms > 0 ? spec->ready_timeout_ms
-						    : DEFAULT_READY_TIMEOUT_MS;
+		               spec->template_id ? spec->template_id : "");
+	int timeout_ms =
+	    spec->ready_timeout_ms > 0 ? spec->ready_timeout_ms : DEFAULT_READY_TIMEOUT_MS;
 
 	envp = build_env(spec->agent_env, err);
 	if (!envp)
@@ -508,7 +508,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	r = mnt_format_overlay_opts(opts, sizeof(opts), lower, upper, work);
 	if (r < 0)
 		return err_set(err, -r, "overlay options: %s (state_dir must not contain , : \\)",
-			       strerror(-r));
+		               strerror(-r));
 	if (rt->net) {
 		r = net_slot_addr(rt->net, spec->slot, &addr);
 		if (r < 0)
@@ -523,9 +523,9 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	}
 	if (rt->cgroups) {
 		struct cgroup_limits lim = {
-			.cpu_count = spec->cpu_count,
-			.memory_bytes = (uint64_t)spec->memory_mb << 20,
-			.pids_max = spec->pids_max,
+		    .cpu_count = spec->cpu_count,
+		    .memory_bytes = (uint64_t)spec->memory_mb << 20,
+		    .pids_max = spec->pids_max,
 		};
 		r = cgroup_create(rt->cgroups, spec->id, &lim, err);
 		if (r < 0)
@@ -544,19 +544,19 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	ready_r = fds[0], ready_w = fds[1];
 
 	struct child_args args = {
-		.rt = rt,
-		.id = spec->id,
-		.plan = { .root = root, .ovl_opts = opts },
-		.envp = envp,
-		.sync_r = sync_r,
-		.err_w = err_w,
-		.ready_w = ready_w,
+	    .rt = rt,
+	    .id = spec->id,
+	    .plan = {.root = root, .ovl_opts = opts},
+	    .envp = envp,
+	    .sync_r = sync_r,
+	    .err_w = err_w,
+	    .ready_w = ready_w,
 	};
 	struct clone_args ca = {
-		.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
-			 CLONE_NEWIPC | CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
-		.exit_signal = SIGCHLD,
+	    .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
+	             CLONE_NEWIPC | CLONE_PIDFD,
+	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	    .exit_signal = SIGCHLD,
 	};
 	/* No handler of ours may run in the child before it resets them. */
 	t_prep = now_mono_us();
@@ -614,11 +614,11 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 		goto fail;
 	}
 	log_sbx(LOG_DEBUG, spec->id,
-		"created pid %d: dirs+cgroups %.2f ms, clone %.2f ms, maps+attach+net %.2f ms "
-		"(net_setup_inside %.2f ms), child setup+agent ready %.2f ms, total %.2f ms",
-		(int)pid, (t_prep - t0) / 1000.0, (t_clone - t_prep) / 1000.0,
-		(t_release - t_clone) / 1000.0, (t_netin - t_attach) / 1000.0,
-		(t_ready - t_release) / 1000.0, (t_ready - t0) / 1000.0);
+	        "created pid %d: dirs+cgroups %.2f ms, clone %.2f ms, maps+attach+net %.2f ms "
+	        "(net_setup_inside %.2f ms), child setup+agent ready %.2f ms, total %.2f ms",
+	        (int)pid, (t_prep - t0) / 1000.0, (t_clone - t_prep) / 1000.0,
+	        (t_release - t_clone) / 1000.0, (t_netin - t_attach) / 1000.0,
+	        (t_ready - t_release) / 1000.0, (t_ready - t0) / 1000.0);
 	ret->pid = pid;
 	ret->pidfd = pidfd;
 	ret->start_time = start_time;
@@ -698,8 +698,8 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 	if (q < 0 && r == 0)
 		r = q;
 	log_sbx(LOG_DEBUG, id, "destroyed in %.2f ms (kill %.2f, cgroups %.2f) (%s)",
-		(now_mono_us() - t0) / 1000.0, (t_kill - t0) / 1000.0, (t_cg - t_kill) / 1000.0,
-		r < 0 ? strerror(-r) : "ok");
+	        (now_mono_us() - t0) / 1000.0, (t_kill - t0) / 1000.0, (t_cg - t_kill) / 1000.0,
+	        r < 0 ? strerror(-r) : "ok");
 	return r;
 }
 
@@ -723,7 +723,7 @@ static void orphan_cgroup(const char *id, void *p)
 
 int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), void *ud)
 {
-	struct orphan_ctx c = { .rt = rt, .keep = keep, .ud = ud };
+	struct orphan_ctx c = {.rt = rt, .keep = keep, .ud = ud};
 	char path[4096];
 	DIR *d;
 	struct dirent *de;

@@ -30,40 +30,83 @@
 #include "common/error.h"
 #include "common/util.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-
 /* Denied outright. Names unknown to this libseccomp/arch are skipped. */
 static const char *const denied_syscalls[] = {
-	/* mounts and the new mount API */
-	"mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
-	"fsconfig", "fsmount", "fspick", "mount_setattr",
-	/* other processes */
-	"ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp",
-	"pidfd_getfd",
-	/* kernel modules, kexec, bpf, perf */
-	"init_module", "finit_module", "delete_module", "create_module", "get_kernel_syms",
-	"query_module", "kexec_load", "kexec_file_load", "bpf", "perf_event_open",
-	/* keyrings (not namespaced) */
-	"keyctl", "add_key", "request_key",
-	/* namespaces */
-	"unshare", "setns",
-	/* system-wide state */
-	"reboot", "swapon", "swapoff", "acct", "syslog", "settimeofday", "clock_settime",
-	"clock_adjtime", "stime", "vhangup", "nfsservctl", "_sysctl", "sysfs", "ustat",
-	"uselib", "quotactl", "quotactl_fd", "lookup_dcookie", "iopl", "ioperm",
-	/* file handles bypass path permission checks */
-	"open_by_handle_at", "name_to_handle_at",
-	/* userfaultfd and io_uring widen the kernel attack surface */
-	"userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-	"fanotify_init", "vm86", "vm86old",
+    /* mounts and the new mount API */
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    /* other processes */
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "kcmp",
+    "pidfd_getfd",
+    /* kernel modules, kexec, bpf, perf */
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "get_kernel_syms",
+    "query_module",
+    "kexec_load",
+    "kexec_file_load",
+    "bpf",
+    "perf_event_open",
+    /* keyrings (not namespaced) */
+    "keyctl",
+    "add_key",
+    "request_key",
+    /* namespaces */
+    "unshare",
+    "setns",
+    /* system-wide state */
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "stime",
+    "vhangup",
+    "nfsservctl",
+    "_sysctl",
+    "sysfs",
+    "ustat",
+    "uselib",
+    "quotactl",
+    "quotactl_fd",
+    "lookup_dcookie",
+    "iopl",
+    "ioperm",
+    /* file handles bypass path permission checks */
+    "open_by_handle_at",
+    "name_to_handle_at",
+    /* userfaultfd and io_uring widen the kernel attack surface */
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "fanotify_init",
+    "vm86",
+    "vm86old",
 };
 
 /* Namespace flags that clone(2) may not carry. */
 static const uint64_t clone_ns_flags[] = {
-	CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-	CLONE_NEWCGROUP,
+    CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
+    CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP,
 };
 
 /*
@@ -79,20 +122,20 @@ static const uint64_t clone_ns_flags[] = {
 #define OFF_A0_LO offsetof(struct seccomp_data, args[0])
 #define OFF_A0_HI (offsetof(struct seccomp_data, args[0]) + 4)
 static const struct sock_filter personality_prefix[] = {
-	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_ARCH),
-	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 11),
-	/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_NR),
-	/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, 9),
-	/* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_HI),
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 6),
-	/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_LO),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0, 5, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x8, 4, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20000, 3, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20008, 2, 0),
-	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 1, 0),
-	/* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-	/* 13: libseccomp's program follows */
+    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_ARCH),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 11),
+    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_NR),
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0, 9),
+    /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_HI),
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 6),
+    /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, OFF_A0_LO),
+    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0, 5, 0),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x8, 4, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20000, 3, 0),
+    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20008, 2, 0),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 1, 0),
+    /* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    /* 13: libseccomp's program follows */
 };
 
 static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
@@ -108,7 +151,7 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 		/* -EACCES/-EEXIST: a pseudo-syscall or duplicate alias on this arch. */
 		if (r < 0 && r != -EEXIST && r != -EACCES && r != -EDOM)
 			return err_set(err, -r, "seccomp rule for %s: %s", denied_syscalls[i],
-				       strerror(-r));
+			               strerror(-r));
 	}
 
 	/* clone3 passes its flags in memory the filter cannot read: ENOSYS makes
@@ -118,8 +161,9 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 		return err_set(err, -r, "seccomp rule for clone3: %s", strerror(-r));
 
 	for (size_t i = 0; i < ARRAY_SIZE(clone_ns_flags); i++) {
-		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+		r = seccomp_rule_add(
+		    ctx, eperm, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
 		if (r < 0)
 			return err_set(err, -r, "seccomp rule for clone: %s", strerror(-r));
 	}
@@ -129,22 +173,23 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 	r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
 	if (r >= 0)
 		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_INET),
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
 	if (r >= 0)
-		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2,
+		                     SCMP_A0(SCMP_CMP_EQ, AF_INET6),
+		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
 	if (r < 0)
 		return err_set(err, -r, "seccomp rule for socket: %s", strerror(-r));
 
 	/* Character and block device nodes (the kernel refuses them in a user
 	 * namespace too; this keeps it so if that ever changes). */
-	static const uint64_t dev_types[] = { S_IFCHR, S_IFBLK };
+	static const uint64_t dev_types[] = {S_IFCHR, S_IFBLK};
 	for (size_t i = 0; i < ARRAY_SIZE(dev_types); i++) {
 		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(mknod), 1,
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
+		                     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
 		if (r >= 0)
 			r = seccomp_rule_add(ctx, eperm, SCMP_SYS(mknodat), 1,
-					     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
+			                     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
 		if (r < 0)
 			return err_set(err, -r, "seccomp rule for mknod: %s", strerror(-r));
 	}
@@ -192,9 +237,9 @@ int seccomp_prog_build(struct sock_fprog *ret, struct warren_error *err)
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
 	    size / (off_t)sizeof(struct sock_filter) + ARRAY_SIZE(personality_prefix) >
-		    BPF_MAXINSNS) {
+	        BPF_MAXINSNS) {
 		r = err_set(err, EINVAL, "seccomp filter has a bad size (%lld bytes)",
-			    (long long)size);
+		            (long long)size);
 		goto out;
 	}
 	filter = malloc(sizeof(personality_prefix) + (size_t)size);
@@ -211,7 +256,7 @@ int seccomp_prog_build(struct sock_fprog *ret, struct warren_error *err)
 	}
 	ret->filter = filter;
 	ret->len = (unsigned short)(ARRAY_SIZE(personality_prefix) +
-				    (size_t)size / sizeof(struct sock_filter));
+	                            (size_t)size / sizeof(struct sock_filter));
 	r = 0;
 out:
 	seccomp_release(ctx);
@@ -264,7 +309,7 @@ int seccomp_lockdown(const struct sock_fprog *prog, const char **ret_step)
 	}
 	/* Root's capabilities after execve are its bounding set plus its inheritable
 	 * set: empty the latter so the bounding set alone decides. */
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 	if (syscall(SYS_capget, &hdr, data) < 0) {
 		*ret_step = "reading capabilities";

@@ -87,7 +87,7 @@ static int mkdir_owned(int dfd, const char *name, mode_t mode, uid_t uid)
 static int write_at(int dfd, const char *name, const char *data, mode_t mode)
 {
 	_cleanup_close_ int fd =
-		openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		return -errno;
@@ -98,7 +98,7 @@ static int write_at(int dfd, const char *name, const char *data, mode_t mode)
 
 /* Copies a regular file (at most max bytes, else -EFBIG), with mode; keeps mtime if asked. */
 static int copy_file_at(int sfd, const char *sname, int dfd, const char *dname, mode_t mode,
-			size_t max, bool keep_mtime)
+                        size_t max, bool keep_mtime)
 {
 	_cleanup_close_ int in = openat(sfd, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int out = -1;
@@ -133,7 +133,7 @@ static int copy_file_at(int sfd, const char *sname, int dfd, const char *dname, 
 	if (fchmod(out, mode) < 0)
 		return -errno;
 	if (keep_mtime) {
-		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		if (futimens(out, ts) < 0)
 			return -errno;
 	}
@@ -142,10 +142,10 @@ static int copy_file_at(int sfd, const char *sname, int dfd, const char *dname, 
 
 /* Paths of /etc (relative) never copied: secrets, host identity, and files we write. */
 static const char *const etc_skipped[] = {
-	"shadow",     "shadow-",  "gshadow",   "gshadow-",	"passwd",   "passwd-",
-	"group",      "group-",	  "subuid",    "subuid-",	"subgid",   "subgid-",
-	"machine-id", "hostname", "hosts",     "resolv.conf", "mtab",	    ".pwd.lock",
-	"ssl/private", "security/opasswd", "ssh/ssh_host_", "sudoers.d/", "krb5.keytab",
+    "shadow",      "shadow-",          "gshadow",       "gshadow-",    "passwd",      "passwd-",
+    "group",       "group-",           "subuid",        "subuid-",     "subgid",      "subgid-",
+    "machine-id",  "hostname",         "hosts",         "resolv.conf", "mtab",        ".pwd.lock",
+    "ssl/private", "security/opasswd", "ssh/ssh_host_", "sudoers.d/",  "krb5.keytab",
 };
 
 static bool etc_skip(const char *rel)
@@ -210,7 +210,7 @@ static int copy_etc_tree(int sfd, int dfd, const char *prefix, int depth)
 			if (!(st.st_mode & S_IROTH))
 				continue;
 			r = copy_file_at(sfd, de->d_name, dfd, de->d_name, st.st_mode & 0755,
-					 ETC_FILE_MAX, false);
+			                 ETC_FILE_MAX, false);
 			if (r == -EFBIG)
 				r = 0;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -224,10 +224,10 @@ static int copy_etc_tree(int sfd, int dfd, const char *prefix, int depth)
 				continue;
 			if (etc_skip(sub))
 				continue; /* keep the directory, empty */
-			_cleanup_close_ int s2 = openat(sfd, de->d_name,
-							O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			_cleanup_close_ int d2 = openat(dfd, de->d_name,
-							O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int s2 = openat(
+			    sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int d2 = openat(
+			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 < 0 || d2 < 0) {
 				r = -errno;
 				break;
@@ -240,71 +240,70 @@ static int copy_etc_tree(int sfd, int dfd, const char *prefix, int depth)
 	return r;
 }
 
-static const char etc_passwd[] =
-	"root:x:0:0:root:/root:/bin/bash\n"
-	"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
-	"bin:x:2:2:bin:/bin:/usr/sbin/nologin\n"
-	"sys:x:3:3:sys:/dev:/usr/sbin/nologin\n"
-	"sync:x:4:65534:sync:/bin:/bin/sync\n"
-	"games:x:5:60:games:/usr/games:/usr/sbin/nologin\n"
-	"man:x:6:12:man:/var/cache/man:/usr/sbin/nologin\n"
-	"lp:x:7:7:lp:/var/spool/lpd:/usr/sbin/nologin\n"
-	"mail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
-	"news:x:9:9:news:/var/spool/news:/usr/sbin/nologin\n"
-	"uucp:x:10:10:uucp:/var/spool/uucp:/usr/sbin/nologin\n"
-	"proxy:x:13:13:proxy:/bin:/usr/sbin/nologin\n"
-	"www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
-	"backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n"
-	"list:x:38:38:Mailing List Manager:/var/list:/usr/sbin/nologin\n"
-	"irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin\n"
-	"_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
-	"user:x:1000:1000::/home/user:/bin/bash\n"
-	"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char etc_passwd[] = "root:x:0:0:root:/root:/bin/bash\n"
+                                 "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                                 "bin:x:2:2:bin:/bin:/usr/sbin/nologin\n"
+                                 "sys:x:3:3:sys:/dev:/usr/sbin/nologin\n"
+                                 "sync:x:4:65534:sync:/bin:/bin/sync\n"
+                                 "games:x:5:60:games:/usr/games:/usr/sbin/nologin\n"
+                                 "man:x:6:12:man:/var/cache/man:/usr/sbin/nologin\n"
+                                 "lp:x:7:7:lp:/var/spool/lpd:/usr/sbin/nologin\n"
+                                 "mail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
+                                 "news:x:9:9:news:/var/spool/news:/usr/sbin/nologin\n"
+                                 "uucp:x:10:10:uucp:/var/spool/uucp:/usr/sbin/nologin\n"
+                                 "proxy:x:13:13:proxy:/bin:/usr/sbin/nologin\n"
+                                 "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+                                 "backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n"
+                                 "list:x:38:38:Mailing List Manager:/var/list:/usr/sbin/nologin\n"
+                                 "irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin\n"
+                                 "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
+                                 "user:x:1000:1000::/home/user:/bin/bash\n"
+                                 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 
 static const char etc_group[] = "root:x:0:\n"
-				"daemon:x:1:\n"
-				"bin:x:2:\n"
-				"sys:x:3:\n"
-				"adm:x:4:\n"
-				"tty:x:5:\n"
-				"disk:x:6:\n"
-				"lp:x:7:\n"
-				"mail:x:8:\n"
-				"news:x:9:\n"
-				"uucp:x:10:\n"
-				"man:x:12:\n"
-				"proxy:x:13:\n"
-				"kmem:x:15:\n"
-				"dialout:x:20:\n"
-				"fax:x:21:\n"
-				"voice:x:22:\n"
-				"cdrom:x:24:\n"
-				"floppy:x:25:\n"
-				"tape:x:26:\n"
-				"sudo:x:27:user\n"
-				"audio:x:29:\n"
-				"dip:x:30:\n"
-				"www-data:x:33:\n"
-				"backup:x:34:\n"
-				"operator:x:37:\n"
-				"list:x:38:\n"
-				"irc:x:39:\n"
-				"src:x:40:\n"
-				"shadow:x:42:\n"
-				"utmp:x:43:\n"
-				"video:x:44:\n"
-				"sasl:x:45:\n"
-				"plugdev:x:46:\n"
-				"staff:x:50:\n"
-				"games:x:60:\n"
-				"users:x:100:user\n"
-				"user:x:1000:\n"
-				"nogroup:x:65534:\n";
+                                "daemon:x:1:\n"
+                                "bin:x:2:\n"
+                                "sys:x:3:\n"
+                                "adm:x:4:\n"
+                                "tty:x:5:\n"
+                                "disk:x:6:\n"
+                                "lp:x:7:\n"
+                                "mail:x:8:\n"
+                                "news:x:9:\n"
+                                "uucp:x:10:\n"
+                                "man:x:12:\n"
+                                "proxy:x:13:\n"
+                                "kmem:x:15:\n"
+                                "dialout:x:20:\n"
+                                "fax:x:21:\n"
+                                "voice:x:22:\n"
+                                "cdrom:x:24:\n"
+                                "floppy:x:25:\n"
+                                "tape:x:26:\n"
+                                "sudo:x:27:user\n"
+                                "audio:x:29:\n"
+                                "dip:x:30:\n"
+                                "www-data:x:33:\n"
+                                "backup:x:34:\n"
+                                "operator:x:37:\n"
+                                "list:x:38:\n"
+                                "irc:x:39:\n"
+                                "src:x:40:\n"
+                                "shadow:x:42:\n"
+                                "utmp:x:43:\n"
+                                "video:x:44:\n"
+                                "sasl:x:45:\n"
+                                "plugdev:x:46:\n"
+                                "staff:x:50:\n"
+                                "games:x:60:\n"
+                                "users:x:100:user\n"
+                                "user:x:1000:\n"
+                                "nogroup:x:65534:\n";
 
 static const char etc_hosts[] = "127.0.0.1\tlocalhost\n"
-				"::1\tlocalhost ip6-localhost ip6-loopback\n"
-				"ff02::1\tip6-allnodes\n"
-				"ff02::2\tip6-allrouters\n";
+                                "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                "ff02::1\tip6-allnodes\n"
+                                "ff02::2\tip6-allrouters\n";
 
 /* Builds shadow/gshadow from passwd/group: every account locked, no secrets. */
 static int write_locked(int dfd, const char *name, const char *src, const char *fields)
@@ -318,7 +317,7 @@ static int write_locked(int dfd, const char *name, const char *src, const char *
 		if (!colon || !nl)
 			return -EINVAL;
 		int n = snprintf(buf + len, sizeof(buf) - len, "%.*s:%s\n", (int)(colon - p), p,
-				 fields);
+		                 fields);
 		if (n < 0 || (size_t)n >= sizeof(buf) - len)
 			return -ENAMETOOLONG;
 		len += (size_t)n;
@@ -363,8 +362,9 @@ static int write_etc(int etc_fd)
 static int copy_skel(int dfd, const char *home, uid_t uid, gid_t gid)
 {
 	_cleanup_close_ int skel = open("/etc/skel", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int hfd = openat(dfd, home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	static const char *const files[] = { ".bashrc", ".profile", ".bash_logout" };
+	_cleanup_close_ int hfd =
+	    openat(dfd, home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	static const char *const files[] = {".bashrc", ".profile", ".bash_logout"};
 
 	if (hfd < 0)
 		return -errno;
@@ -392,7 +392,7 @@ static int copy_agent(struct rt *rt, int rootfs_fd)
 	if (r < 0)
 		return r;
 	_cleanup_close_ int bin_fd =
-		openat(rootfs_fd, "opt/warren/bin", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(rootfs_fd, "opt/warren/bin", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (bin_fd < 0)
 		return -errno;
 	r = copy_file_at(AT_FDCWD, rt->agent_binary, bin_fd, tmp, 0755, AGENT_MAX, true);
@@ -432,15 +432,32 @@ struct dir_spec {
 };
 
 static const struct dir_spec base_dirs[] = {
-	{ "usr", 0755 },     { "etc", 0755 },	  { "home", 0755 },	    { "home/user", 0755 },
-	{ "root", 0755 },    { "tmp", 01777 },	  { "var", 0755 },	    { "var/tmp", 01777 },
-	{ "var/log", 0755 }, { "var/cache", 0755 }, { "var/lib", 0755 },    { "var/spool", 0755 },
-	{ "run", 0755 },     { "run/lock", 01777 }, { "proc", 0555 },	    { "sys", 0555 },
-	{ "dev", 0755 },     { "mnt", 0755 },	  { "media", 0755 },	    { "srv", 0755 },
-	{ "opt", 0755 },     { "opt/warren", 0755 }, { "opt/warren/bin", 0755 },
+    {"usr", 0755},
+    {"etc", 0755},
+    {"home", 0755},
+    {"home/user", 0755},
+    {"root", 0755},
+    {"tmp", 01777},
+    {"var", 0755},
+    {"var/tmp", 01777},
+    {"var/log", 0755},
+    {"var/cache", 0755},
+    {"var/lib", 0755},
+    {"var/spool", 0755},
+    {"run", 0755},
+    {"run/lock", 01777},
+    {"proc", 0555},
+    {"sys", 0555},
+    {"dev", 0755},
+    {"mnt", 0755},
+    {"media", 0755},
+    {"srv", 0755},
+    {"opt", 0755},
+    {"opt/warren", 0755},
+    {"opt/warren/bin", 0755},
 };
 
-static const char *const usr_links[] = { "bin", "sbin", "lib", "lib64", "lib32", "libx32" };
+static const char *const usr_links[] = {"bin", "sbin", "lib", "lib64", "lib32", "libx32"};
 
 static int build_rootfs(struct rt *rt, const char *dir, struct warren_error *err)
 {
@@ -545,7 +562,7 @@ static int ensure_locked(struct rt *rt, struct warren_error *err)
 		r = copy_agent(rt, fd);
 		if (r < 0)
 			return err_set(err, -r, "refreshing the agent in %s: %s", rootfs,
-				       strerror(-r));
+			               strerror(-r));
 	}
 	return 0;
 }
@@ -555,7 +572,8 @@ int rt_template_ensure(struct rt *rt, const char *template_id, struct warren_err
 	int r;
 
 	if (!template_id || strcmp(template_id, TEMPLATE_BASE) != 0)
-		return err_set(err, ENOENT, "unknown template '%s'", template_id ? template_id : "");
+		return err_set(err, ENOENT, "unknown template '%s'",
+		               template_id ? template_id : "");
 	pthread_mutex_lock(&rt->template_lock);
 	r = ensure_locked(rt, err);
 	pthread_mutex_unlock(&rt->template_lock);
@@ -565,9 +583,8 @@ int rt_template_ensure(struct rt *rt, const char *template_id, struct warren_err
 /* Directories of the upper layer owned by the sandbox's root (or user), so that
  * they are writable inside although the template below is host-owned. */
 static const struct dir_spec upper_dirs[] = {
-	{ "root", 0700 },    { "home", 0755 },	    { "etc", 0755 },	 { "var", 0755 },
-	{ "var/log", 0755 }, { "var/cache", 0755 }, { "var/lib", 0755 }, { "var/tmp", 01777 },
-	{ "run", 0755 },
+    {"root", 0700},      {"home", 0755},    {"etc", 0755},      {"var", 0755}, {"var/log", 0755},
+    {"var/cache", 0755}, {"var/lib", 0755}, {"var/tmp", 01777}, {"run", 0755},
 };
 
 int template_populate_upper(int upper_fd, const char *id, uint32_t host_base)
@@ -588,7 +605,7 @@ int template_populate_upper(int upper_fd, const char *id, uint32_t host_base)
 		return r;
 
 	_cleanup_close_ int etc_fd =
-		openat(upper_fd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(upper_fd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (etc_fd < 0)
 		return -errno;
 	r = snprintf(hosts, sizeof(hosts), "%s127.0.1.1\t%s\n", etc_hosts, id);

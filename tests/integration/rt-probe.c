@@ -112,7 +112,7 @@ static void count_fds(void)
 static void probe(void)
 {
 	struct utsname u;
-	struct clone_args ca = { .exit_signal = SIGCHLD };
+	struct clone_args ca = {.exit_signal = SIGCHLD};
 	char buf[256];
 
 	count_fds();
@@ -194,7 +194,7 @@ int main(void)
 	fclose(out);
 	/* Listen like the real agent, so the host can check the network path. */
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(49983) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(49983)};
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 8) < 0)
 		return 6;
 	if (ready_fd < 0 || write(ready_fd, "r", 1) != 1)

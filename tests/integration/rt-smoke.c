@@ -127,7 +127,7 @@ static void check_gone(struct rt_sandbox *sb, const char *state, const char *id,
 }
 
 static void probe_checks(const struct rt_sandbox *sb, const struct rt_spec *spec,
-			 const char *mountinfo)
+                         const char *mountinfo)
 {
 	const char *path = mountinfo;
 	CHECK(strcmp(probe("done"), "1") == 0, "probe completed");
@@ -137,29 +137,35 @@ static void probe_checks(const struct rt_sandbox *sb, const struct rt_spec *spec
 	CHECK(strcmp(probe("sid"), "1") == 0, "agent is session leader");
 	CHECK(strcmp(probe("fds"), "0,1,2,3,") == 0, "only fds 0-3 open at start (%s)",
 	      probe("fds"));
-	CHECK(strcmp(probe("environ"), "PATH=/usr/bin:/bin;PROBE_MARK=1;WARREN_READY_FD=3;") ==
-		      0,
+	CHECK(strcmp(probe("environ"), "PATH=/usr/bin:/bin;PROBE_MARK=1;WARREN_READY_FD=3;") == 0,
 	      "environment exact (%s)", probe("environ"));
-	static const char *const eperm[] = { "mount", "unshare", "unshare_user",
-					     "clone_newns", "packet", "raw_inet",
-					     "ptrace", "keyctl", "bpf", "personality_rie",
-					     "mknod_chr" };
+	static const char *const eperm[] = {
+	    "mount",  "unshare", "unshare_user", "clone_newns",     "packet",   "raw_inet",
+	    "ptrace", "keyctl",  "bpf",          "personality_rie", "mknod_chr"};
 	for (size_t i = 0; i < ARRAY_SIZE(eperm); i++)
 		CHECK(strcmp(probe(eperm[i]), "EPERM") == 0, "%s denied (%s)", eperm[i],
 		      probe(eperm[i]));
-	CHECK(strcmp(probe("clone3"), "ENOSYS") == 0, "clone3 -> ENOSYS (%s)",
-	      probe("clone3"));
-	static const char *const allowed[] = { "netlink", "tcp", "personality_query", "personality_linux32", "personality_linux",
-					       "mknod_fifo", "dev_null", "ptmx",
-					       "python3", "node", "git", "bash",
-					       "etc_new_file", "root_write" };
+	CHECK(strcmp(probe("clone3"), "ENOSYS") == 0, "clone3 -> ENOSYS (%s)", probe("clone3"));
+	static const char *const allowed[] = {"netlink",
+	                                      "tcp",
+	                                      "personality_query",
+	                                      "personality_linux32",
+	                                      "personality_linux",
+	                                      "mknod_fifo",
+	                                      "dev_null",
+	                                      "ptmx",
+	                                      "python3",
+	                                      "node",
+	                                      "git",
+	                                      "bash",
+	                                      "etc_new_file",
+	                                      "root_write"};
 	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
 		CHECK(strcmp(probe(allowed[i]), "0") == 0, "%s allowed (%s)", allowed[i],
 		      probe(allowed[i]));
 	CHECK(strcmp(probe("proc_sys_write"), "0") != 0, "/proc/sys not writable (%s)",
 	      probe("proc_sys_write"));
-	CHECK(strcmp(probe("usr_write"), "EROFS") == 0, "/usr read-only (%s)",
-	      probe("usr_write"));
+	CHECK(strcmp(probe("usr_write"), "EROFS") == 0, "/usr read-only (%s)", probe("usr_write"));
 	CHECK(file_contains(path, " /proc/keys "), "/proc/keys masked");
 	CHECK(file_contains(path, " /proc/sys ro,"), "/proc/sys read-only");
 	CHECK(strcmp(probe("x32"), "signal31") == 0, "x32 syscall kills (%s)", probe("x32"));
@@ -169,16 +175,15 @@ static void probe_checks(const struct rt_sandbox *sb, const struct rt_spec *spec
 	      probe("home_user_bashrc"));
 	CHECK(strcmp(probe("root_dir"), "0:700") == 0, "/root 0:700 (%s)", probe("root_dir"));
 	CHECK(strcmp(probe("tmp"), "0:1777") == 0, "/tmp 0:1777 (%s)", probe("tmp"));
-	CHECK(strcmp(probe("etc_passwd"), "65534:644") == 0,
-	      "/etc/passwd host-owned = nobody (%s)", probe("etc_passwd"));
+	CHECK(strcmp(probe("etc_passwd"), "65534:644") == 0, "/etc/passwd host-owned = nobody (%s)",
+	      probe("etc_passwd"));
 	CHECK(strcmp(probe("NoNewPrivs"), "1") == 0, "no_new_privs");
 	CHECK(strcmp(probe("Seccomp"), "2") == 0, "seccomp filter mode");
-	CHECK(strcmp(probe("CapBnd"), "00000000a00405fb") == 0, "bounding set %s",
-	      probe("CapBnd"));
+	CHECK(strcmp(probe("CapBnd"), "00000000a00405fb") == 0, "bounding set %s", probe("CapBnd"));
 }
 
-static char *const probe_env[] = { "PATH=/usr/bin:/bin", "PROBE_MARK=1", NULL };
-static char *const fail_env[] = { "PROBE_FAIL=1", NULL };
+static char *const probe_env[] = {"PATH=/usr/bin:/bin", "PROBE_MARK=1", NULL};
+static char *const fail_env[] = {"PROBE_FAIL=1", NULL};
 
 static bool keep_none(const char *id, void *ud)
 {
@@ -191,7 +196,7 @@ int main(int argc, char **argv)
 	char agent[PATH_MAX], state[PATH_MAX] = "/tmp/warren-rt-smoke";
 	bool use_cg = true, use_net = true, own_state = true;
 	int loops = 5, opt;
-	struct warren_error err = { 0 };
+	struct warren_error err = {0};
 	struct cgroup_mgr *cg = NULL;
 	struct net_mgr *net = NULL;
 	struct rt *rt = NULL;
@@ -207,9 +212,9 @@ int main(int argc, char **argv)
 	strcpy(strrchr(agent, '/') + 1, "rt-probe");
 
 	static const struct option opts[] = {
-		{ "agent", required_argument, NULL, 'a' }, { "no-cgroups", no_argument, NULL, 'C' },
-		{ "no-net", no_argument, NULL, 'N' },	   { "state", required_argument, NULL, 's' },
-		{ "loops", required_argument, NULL, 'n' }, {},
+	    {"agent", required_argument, NULL, 'a'}, {"no-cgroups", no_argument, NULL, 'C'},
+	    {"no-net", no_argument, NULL, 'N'},      {"state", required_argument, NULL, 's'},
+	    {"loops", required_argument, NULL, 'n'}, {},
 	};
 	while ((opt = getopt_long(argc, argv, "a:CNs:n:", opts, NULL)) != -1) {
 		switch (opt) {
@@ -231,7 +236,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: rt-smoke [--agent P] [--no-cgroups] [--no-net] "
-					"[--state DIR] [-n LOOPS]\n");
+			                "[--state DIR] [-n LOOPS]\n");
 			return 2;
 		}
 	}
@@ -247,15 +252,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (use_net) {
-		struct net_config nc = { .bridge = "wsmoke0", .subnet = "10.250.0.0/16" };
+		struct net_config nc = {.bridge = "wsmoke0", .subnet = "10.250.0.0/16"};
 		if (net_mgr_new(&nc, &net, &err) < 0) {
 			fprintf(stderr, "rt-smoke: net: %s\n", err.msg);
 			return 1;
 		}
 	}
 	struct rt_config cfg = {
-		.state_dir = state, .agent_binary = agent, .cgroups = cg, .net = net
-	};
+	    .state_dir = state, .agent_binary = agent, .cgroups = cg, .net = net};
 	if (rt_new(&cfg, &rt, &err) < 0) {
 		fprintf(stderr, "rt-smoke: rt_new: %s\n", err.msg);
 		return 1;
@@ -289,15 +293,15 @@ int main(int argc, char **argv)
 
 	/* ---- one sandbox, inspected from the host ---- */
 	struct rt_spec spec = {
-		.id = "smoke1",
-		.template_id = "base",
-		.slot = SLOT0 + 1,
-		.cpu_count = 1,
-		.memory_mb = 256,
-		.pids_max = 128,
-		.allow_internet = false,
-		.agent_env = probe_env,
-		.ready_timeout_ms = 5000,
+	    .id = "smoke1",
+	    .template_id = "base",
+	    .slot = SLOT0 + 1,
+	    .cpu_count = 1,
+	    .memory_mb = 256,
+	    .pids_max = 128,
+	    .allow_internet = false,
+	    .agent_env = probe_env,
+	    .ready_timeout_ms = 5000,
 	};
 	struct rt_sandbox sb;
 	t = now_mono_us();
@@ -317,7 +321,7 @@ int main(int argc, char **argv)
 			CHECK(r == 0, "probe report readable via /proc/<pid>/root");
 		}
 		snprintf(path, sizeof(path), "/proc/%d/root/opt/warren/bin/warren-agent",
-			 (int)sb.pid);
+		         (int)sb.pid);
 		CHECK(stat(path, &st) == 0, "root shows the template (agent present)");
 		snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)sb.pid);
 		CHECK(file_contains(path, " overlay "), "sandbox mountinfo has the overlay");
@@ -328,13 +332,13 @@ int main(int argc, char **argv)
 			probe_checks(&sb, &spec, path);
 		if (net) {
 			char ip[INET_ADDRSTRLEN], got[32] = "";
-			struct sockaddr_in sin = { .sin_family = AF_INET,
-						   .sin_port = htons(RT_AGENT_PORT),
-						   .sin_addr = sb.addr };
+			struct sockaddr_in sin = {.sin_family = AF_INET,
+			                          .sin_port = htons(RT_AGENT_PORT),
+			                          .sin_addr = sb.addr};
 			inet_ntop(AF_INET, &sb.addr, ip, sizeof(ip));
 			int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\n"
-						  "Connection: close\r\n\r\n";
+			                          "Connection: close\r\n\r\n";
 			bool ok = s >= 0 && connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 			if (ok && probe_mode)
 				ok = read(s, got, sizeof(got) - 1) > 0 &&
@@ -362,8 +366,9 @@ int main(int argc, char **argv)
 			pause();
 			_exit(0);
 		}
-		CHECK(rt_destroy(rt, "smokespare", SLOT0 + 99, other, sb.start_time + 100000) == 0 &&
-			      waitpid(other, NULL, WNOHANG) == 0,
+		CHECK(rt_destroy(rt, "smokespare", SLOT0 + 99, other, sb.start_time + 100000) ==
+		              0 &&
+		          waitpid(other, NULL, WNOHANG) == 0,
 		      "destroy with a start time that does not match spares pid %d", (int)other);
 		kill(other, SIGKILL);
 		waitpid(other, NULL, 0);
@@ -402,7 +407,8 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/sandboxes/%s", state, orph.id);
 		CHECK(stat(path, &st) < 0, "orphan directory removed");
 		if (cg)
-			CHECK(!cgroup_dir_exists(orph.id), "orphan cgroup removed (its init killed)");
+			CHECK(!cgroup_dir_exists(orph.id),
+			      "orphan cgroup removed (its init killed)");
 		rt_destroy(rt, orph.id, orph.slot, sb.pid, sb.start_time);
 		check_gone(&sb, state, orph.id, orph.slot);
 		close(sb.pidfd);
@@ -434,8 +440,8 @@ int main(int argc, char **argv)
 			CHECK(0, "loop destroy %s: %d", id, r);
 	}
 	if (loops > 0)
-		printf("# %d sandboxes: create avg %.2f ms (max %.2f), destroy avg %.2f ms\n", loops,
-		       c_total / 1000.0 / loops, c_max / 1000.0, d_total / 1000.0 / loops);
+		printf("# %d sandboxes: create avg %.2f ms (max %.2f), destroy avg %.2f ms\n",
+		       loops, c_total / 1000.0 / loops, c_max / 1000.0, d_total / 1000.0 / loops);
 
 	rt_free(rt);
 	net_mgr_free(net);
