@@ -59,6 +59,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
 
+	/* Trailers of a chunked body: ignored (the request's pointers into head stay valid). */
+	if (c->headers_done)
+		return 0;
 	if (c->last_cb != 1) {
 		if (c->n_hdr == HTTP_MAX_HEADERS) {
 			c->head_too_big = true;
@@ -79,6 +82,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
 
+	if (c->headers_done)
+		return 0;
 	if (c->last_cb != 2) {
 		if (c->n_hdr == 0)
 			return -1;

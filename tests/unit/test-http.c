@@ -457,10 +457,17 @@ static void test_chunked_body(void **state)
 	struct fixture *f = *state;
 	/* Chunk sizes, extensions, a trailer; written in pieces that split every token. */
 	const char *pieces[] = {
-		"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /echo?q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"5", "\r", "\nhel", "lo\r\n", "1", "0;ext=1\r\n0123456789abcdef\r", "\n",
-		"3\r\n, w\r\n", "0\r\nX-Trailer: t\r\n", "\r\n",
+		"3\r\n, w\r\n", "0\r\nX-Trailer: t\r\n", NULL, "\r\n",
 	};
+	/* A long trailer: the request's strings must survive it (they did not once). */
+	char trailer[3000];
+
+	memset(trailer, 'a', sizeof(trailer));
+	memcpy(trailer, "X-Long: ", 8);
+	memcpy(trailer + sizeof(trailer) - 3, "\r\n", 3); /* includes the NUL */
+	pieces[10] = trailer;
 	struct client cl;
 
 	client_open(&cl, f->app.port);
@@ -473,7 +480,7 @@ static void test_chunked_body(void **state)
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
 	assert_string_equal(cl.r.body.data, "hello0123456789abcdef, w");
-	assert_true(has_header(&cl, "chunked=1"));
+	assert_true(has_header(&cl, "X-Info: POST /echo q=q chunked=1"));
 
 	/* The same connection goes on after a chunked body. */
 	client_sends(&cl, "GET /empty HTTP/1.1\r\n\r\n");
