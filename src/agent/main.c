@@ -196,6 +196,12 @@ static void scrub_warren_env(void)
 		for (char **e = environ; e && *e; e++) {
 			const char *eq = strchr(*e, '=');
 			if (strncmp(*e, "WARREN_", 7) == 0 && eq && (size_t)(eq - *e) < sizeof(name)) {
+				/*
+				 * unsetenv() leaves the original bytes in place, where
+				 * /proc/1/environ still shows them: wipe the secret.
+				 */
+				if (strncmp(*e, "WARREN_ACCESS_TOKEN=", 20) == 0)
+					explicit_bzero((char *)eq + 1, strlen(eq + 1));
 				memcpy(name, *e, (size_t)(eq - *e));
 				name[eq - *e] = '\0';
 				found = true;
