@@ -28,12 +28,22 @@ int connect_http_status(const char *code)
 		const char *code;
 		int status;
 	} map[] = {
-		{"canceled", 499},	      {"unknown", 500},		   {"invalid_argument", 400},
-		{"deadline_exceeded", 504},   {"not_found", 404},	   {"already_exists", 409},
-		{"permission_denied", 403},   {"resource_exhausted", 429}, {"failed_precondition", 400},
-		{"aborted", 409},	      {"out_of_range", 400},	   {"unimplemented", 501},
-		{"internal", 500},	      {"unavailable", 503},	   {"data_loss", 500},
-		{"unauthenticated", 401},
+	    {"canceled", 499},
+	    {"unknown", 500},
+	    {"invalid_argument", 400},
+	    {"deadline_exceeded", 504},
+	    {"not_found", 404},
+	    {"already_exists", 409},
+	    {"permission_denied", 403},
+	    {"resource_exhausted", 429},
+	    {"failed_precondition", 400},
+	    {"aborted", 409},
+	    {"out_of_range", 400},
+	    {"unimplemented", 501},
+	    {"internal", 500},
+	    {"unavailable", 503},
+	    {"data_loss", 500},
+	    {"unauthenticated", 401},
 	};
 
 	for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
@@ -43,7 +53,7 @@ int connect_http_status(const char *code)
 }
 
 int connect_unenvelope(const char *body, size_t len, const char **ret_msg, size_t *ret_len,
-		       struct rpc_error *e)
+                       struct rpc_error *e)
 {
 	const unsigned char *p = (const unsigned char *)body;
 	uint32_t n;
@@ -53,19 +63,20 @@ int connect_unenvelope(const char *body, size_t len, const char **ret_msg, size_
 		return -EINVAL;
 	}
 	if (p[0] & CONNECT_FLAG_COMPRESSED) {
-		rpc_fail(e, "invalid_argument", "protocol error: compressed messages are not supported");
+		rpc_fail(e, "invalid_argument",
+		         "protocol error: compressed messages are not supported");
 		return -EINVAL;
 	}
 	if (p[0] != 0) {
 		rpc_fail(e, "invalid_argument", "protocol error: unexpected envelope flags 0x%02x",
-			 p[0]);
+		         p[0]);
 		return -EINVAL;
 	}
 	n = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
 	if (n != len - CONNECT_ENVELOPE_HDR) {
 		rpc_fail(e, "invalid_argument",
-			 "protocol error: envelope length %u does not match body (%zu bytes)", n,
-			 len - CONNECT_ENVELOPE_HDR);
+		         "protocol error: envelope length %u does not match body (%zu bytes)", n,
+		         len - CONNECT_ENVELOPE_HDR);
 		return -EINVAL;
 	}
 	*ret_msg = body + CONNECT_ENVELOPE_HDR;
@@ -178,7 +189,7 @@ int rpc_reply_error(struct http_conn *c, const struct rpc_error *e)
 		r = http_reply(c, connect_http_status(e->code), "application/json", b.data, b.len);
 	else
 		r = http_reply(c, 500, "application/json",
-			       "{\"code\":\"internal\",\"message\":\"out of memory\"}", 45);
+		               "{\"code\":\"internal\",\"message\":\"out of memory\"}", 45);
 	buf_release(&b);
 	return r;
 }

@@ -30,7 +30,7 @@ struct rpc_error {
 
 /* Fills e (code, printf message) and returns -1 for `return rpc_fail(...)`. */
 int rpc_fail(struct rpc_error *e, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The HTTP status for a Connect code on a unary response (500 for unknown codes). */
 int connect_http_status(const char *code);
@@ -41,7 +41,7 @@ int connect_http_status(const char *code);
  * otherwise -EINVAL with a message in e (invalid_argument).
  */
 int connect_unenvelope(const char *body, size_t len, const char **ret_msg, size_t *ret_len,
-		       struct rpc_error *e);
+                       struct rpc_error *e);
 
 /* Appends one envelope: flags, BE32 length, payload. 0 or -ENOMEM / -EMSGSIZE. */
 int connect_envelope(struct buf *out, uint8_t flags, const void *payload, size_t len);

@@ -41,37 +41,37 @@ const char *event_signal_name(int sig)
 {
 	/* Go's syscall signal table for linux (zerrors_linux_*.go). */
 	static const char *const names[] = {
-		[SIGHUP] = "hangup",
-		[SIGINT] = "interrupt",
-		[SIGQUIT] = "quit",
-		[SIGILL] = "illegal instruction",
-		[SIGTRAP] = "trace/breakpoint trap",
-		[SIGABRT] = "aborted",
-		[SIGBUS] = "bus error",
-		[SIGFPE] = "floating point exception",
-		[SIGKILL] = "killed",
-		[SIGUSR1] = "user defined signal 1",
-		[SIGSEGV] = "segmentation fault",
-		[SIGUSR2] = "user defined signal 2",
-		[SIGPIPE] = "broken pipe",
-		[SIGALRM] = "alarm clock",
-		[SIGTERM] = "terminated",
-		[SIGSTKFLT] = "stack fault",
-		[SIGCHLD] = "child exited",
-		[SIGCONT] = "continued",
-		[SIGSTOP] = "stopped (signal)",
-		[SIGTSTP] = "stopped",
-		[SIGTTIN] = "stopped (tty input)",
-		[SIGTTOU] = "stopped (tty output)",
-		[SIGURG] = "urgent I/O condition",
-		[SIGXCPU] = "CPU time limit exceeded",
-		[SIGXFSZ] = "file size limit exceeded",
-		[SIGVTALRM] = "virtual timer expired",
-		[SIGPROF] = "profiling timer expired",
-		[SIGWINCH] = "window changed",
-		[SIGIO] = "I/O possible",
-		[SIGPWR] = "power failure",
-		[SIGSYS] = "bad system call",
+	    [SIGHUP] = "hangup",
+	    [SIGINT] = "interrupt",
+	    [SIGQUIT] = "quit",
+	    [SIGILL] = "illegal instruction",
+	    [SIGTRAP] = "trace/breakpoint trap",
+	    [SIGABRT] = "aborted",
+	    [SIGBUS] = "bus error",
+	    [SIGFPE] = "floating point exception",
+	    [SIGKILL] = "killed",
+	    [SIGUSR1] = "user defined signal 1",
+	    [SIGSEGV] = "segmentation fault",
+	    [SIGUSR2] = "user defined signal 2",
+	    [SIGPIPE] = "broken pipe",
+	    [SIGALRM] = "alarm clock",
+	    [SIGTERM] = "terminated",
+	    [SIGSTKFLT] = "stack fault",
+	    [SIGCHLD] = "child exited",
+	    [SIGCONT] = "continued",
+	    [SIGSTOP] = "stopped (signal)",
+	    [SIGTSTP] = "stopped",
+	    [SIGTTIN] = "stopped (tty input)",
+	    [SIGTTOU] = "stopped (tty output)",
+	    [SIGURG] = "urgent I/O condition",
+	    [SIGXCPU] = "CPU time limit exceeded",
+	    [SIGXFSZ] = "file size limit exceeded",
+	    [SIGVTALRM] = "virtual timer expired",
+	    [SIGPROF] = "profiling timer expired",
+	    [SIGWINCH] = "window changed",
+	    [SIGIO] = "I/O possible",
+	    [SIGPWR] = "power failure",
+	    [SIGSYS] = "bad system call",
 	};
 
 	if (sig <= 0 || (size_t)sig >= sizeof(names) / sizeof(names[0]))
@@ -87,11 +87,11 @@ int event_end_json(struct buf *out, int wait_status)
 		int code = WEXITSTATUS(wait_status);
 		if (code == 0)
 			return buf_puts(out, "{\"event\":{\"end\":{\"exited\":true,"
-					     "\"status\":\"exit status 0\"}}}");
+			                     "\"status\":\"exit status 0\"}}}");
 		return buf_printf(out,
-				  "{\"event\":{\"end\":{\"exitCode\":%d,\"exited\":true,"
-				  "\"status\":\"exit status %d\",\"error\":\"exit status %d\"}}}",
-				  code, code, code);
+		                  "{\"event\":{\"end\":{\"exitCode\":%d,\"exited\":true,"
+		                  "\"status\":\"exit status %d\",\"error\":\"exit status %d\"}}}",
+		                  code, code, code);
 	}
 	if (WIFSIGNALED(wait_status)) {
 		int sig = WTERMSIG(wait_status);
@@ -105,7 +105,7 @@ int event_end_json(struct buf *out, int wait_status)
 		snprintf(status, sizeof(status), "unknown status %d", wait_status);
 	}
 	return buf_printf(out,
-			  "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"%s\","
-			  "\"error\":\"%s\"}}}",
-			  status, status);
+	                  "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"%s\","
+	                  "\"error\":\"%s\"}}}",
+	                  status, status);
 }

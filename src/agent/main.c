@@ -41,11 +41,11 @@ struct agent {
 };
 
 static const char *const cors_headers[] = {
-	"Access-Control-Allow-Origin: *",
-	"Access-Control-Allow-Methods: *",
-	"Access-Control-Allow-Headers: *",
-	"Access-Control-Expose-Headers: *",
-	NULL,
+    "Access-Control-Allow-Origin: *",
+    "Access-Control-Allow-Methods: *",
+    "Access-Control-Allow-Headers: *",
+    "Access-Control-Expose-Headers: *",
+    NULL,
 };
 
 static void reply_json_error(struct http_conn *c, int status, const char *msg)
@@ -98,8 +98,9 @@ static void serve_init(struct agent *a, struct http_conn *c, struct http_request
 	/* Once a token is set, only its holder may change the settings. */
 	if (!agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token")) &&
 	    !(token && agent_state_token_ok(&a->st, token))) {
-		reply_json_error(c, 401, "unauthorized access, please provide a valid access token "
-					 "or method signing if supported");
+		reply_json_error(c, 401,
+		                 "unauthorized access, please provide a valid access token "
+		                 "or method signing if supported");
 		goto out;
 	}
 	if (vars && agent_state_merge_env(&a->st, vars) < 0) {
@@ -153,8 +154,9 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 	}
 	if (!(strcmp(path, "/files") == 0 && (get || post)) &&
 	    !agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token"))) {
-		reply_json_error(c, 401, "unauthorized access, please provide a valid access token "
-					 "or method signing if supported");
+		reply_json_error(c, 401,
+		                 "unauthorized access, please provide a valid access token "
+		                 "or method signing if supported");
 		return;
 	}
 	if (starts_with(path, "/process.Process/", &method)) {
@@ -195,7 +197,8 @@ static void scrub_warren_env(void)
 		bool found = false;
 		for (char **e = environ; e && *e; e++) {
 			const char *eq = strchr(*e, '=');
-			if (strncmp(*e, "WARREN_", 7) == 0 && eq && (size_t)(eq - *e) < sizeof(name)) {
+			if (strncmp(*e, "WARREN_", 7) == 0 && eq &&
+			    (size_t)(eq - *e) < sizeof(name)) {
 				/*
 				 * unsetenv() leaves the original bytes in place, where
 				 * /proc/1/environ still shows them: wipe the secret.
@@ -261,7 +264,7 @@ static void *signal_main(void *arg)
 }
 
 static int load_settings(struct agent *a, struct warren_error *err, char **ret_host,
-			 uint16_t *ret_port, int *ret_ready_fd)
+                         uint16_t *ret_port, int *ret_ready_fd)
 {
 	char *vars = take_env("WARREN_ENV_VARS"), *token = take_env("WARREN_ACCESS_TOKEN");
 	char *port = take_env("WARREN_AGENT_PORT"), *ready = take_env("WARREN_READY_FD");
@@ -296,8 +299,9 @@ static int load_settings(struct agent *a, struct warren_error *err, char **ret_h
 		json_error_t jerr;
 		json_t *j = json_loads(vars, 0, &jerr);
 		if (!j || agent_state_merge_env(&a->st, j) < 0)
-			r = err_set(err, EINVAL, "invalid WARREN_ENV_VARS: expected a JSON object "
-						 "of strings");
+			r = err_set(err, EINVAL,
+			            "invalid WARREN_ENV_VARS: expected a JSON object "
+			            "of strings");
 		json_decref(j);
 	}
 	free(vars);
@@ -365,8 +369,8 @@ int main(void)
 	}
 	pthread_detach(sig_thread);
 	log_info("envd %s (warren %s) listening on %s:%u for sandbox %s", WARREN_ENVD_VERSION,
-		 WARREN_VERSION, cfg.host, http_server_port(a.srv),
-		 a.st.sandbox_id ? a.st.sandbox_id : "-");
+	         WARREN_VERSION, cfg.host, http_server_port(a.srv),
+	         a.st.sandbox_id ? a.st.sandbox_id : "-");
 	if (ready_fd >= 0) {
 		(void)!write(ready_fd, "1", 1);
 		close(ready_fd);

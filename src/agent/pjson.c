@@ -30,7 +30,7 @@ static int bad_field(struct rpc_error *e, const char *name, const char *what)
 }
 
 int pj_string(json_t *obj, const char *camel, const char *snake, const char **ret,
-	      struct rpc_error *e)
+              struct rpc_error *e)
 {
 	json_t *v = pj_field(obj, camel, snake);
 
@@ -82,8 +82,7 @@ static int parse_int_value(json_t *v, long long *ret)
 	return -EINVAL;
 }
 
-int pj_uint32(json_t *obj, const char *camel, const char *snake, uint32_t *ret,
-	      struct rpc_error *e)
+int pj_uint32(json_t *obj, const char *camel, const char *snake, uint32_t *ret, struct rpc_error *e)
 {
 	json_t *v = pj_field(obj, camel, snake);
 	long long n;
@@ -96,8 +95,7 @@ int pj_uint32(json_t *obj, const char *camel, const char *snake, uint32_t *ret,
 	return 1;
 }
 
-int pj_object(json_t *obj, const char *camel, const char *snake, json_t **ret,
-	      struct rpc_error *e)
+int pj_object(json_t *obj, const char *camel, const char *snake, json_t **ret, struct rpc_error *e)
 {
 	json_t *v = pj_field(obj, camel, snake);
 
@@ -110,7 +108,7 @@ int pj_object(json_t *obj, const char *camel, const char *snake, json_t **ret,
 }
 
 int pj_bytes(json_t *obj, const char *camel, const char *snake, struct buf *out,
-	     struct rpc_error *e)
+             struct rpc_error *e)
 {
 	json_t *v = pj_field(obj, camel, snake);
 	int r;
@@ -130,7 +128,7 @@ int pj_bytes(json_t *obj, const char *camel, const char *snake, struct buf *out,
 }
 
 int pj_enum(json_t *obj, const char *camel, const char *snake, const char *const *names,
-	    size_t n_names, int *ret, struct rpc_error *e)
+            size_t n_names, int *ret, struct rpc_error *e)
 {
 	json_t *v = pj_field(obj, camel, snake);
 	long long n;

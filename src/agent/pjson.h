@@ -21,20 +21,19 @@ struct rpc_error;
 json_t *pj_field(json_t *obj, const char *camel, const char *snake);
 
 int pj_string(json_t *obj, const char *camel, const char *snake, const char **ret,
-	      struct rpc_error *e);
+              struct rpc_error *e);
 int pj_bool(json_t *obj, const char *camel, const char *snake, bool *ret, struct rpc_error *e);
 /* uint32: a JSON integer or a decimal string. */
 int pj_uint32(json_t *obj, const char *camel, const char *snake, uint32_t *ret,
-	      struct rpc_error *e);
+              struct rpc_error *e);
 /* An object field (message or map). */
-int pj_object(json_t *obj, const char *camel, const char *snake, json_t **ret,
-	      struct rpc_error *e);
+int pj_object(json_t *obj, const char *camel, const char *snake, json_t **ret, struct rpc_error *e);
 /* A bytes field: base64 (std or url-safe, padded or not) decoded and appended to out. */
 int pj_bytes(json_t *obj, const char *camel, const char *snake, struct buf *out,
-	     struct rpc_error *e);
+             struct rpc_error *e);
 /* An enum: its name from names[] (index = number) or an integer; *ret is the number. */
 int pj_enum(json_t *obj, const char *camel, const char *snake, const char *const *names,
-	    size_t n_names, int *ret, struct rpc_error *e);
+            size_t n_names, int *ret, struct rpc_error *e);
 
 /*
  * Parses a request message: it must be a JSON object. 0 and a new reference,

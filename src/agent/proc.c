@@ -295,7 +295,8 @@ static void evict_locked(struct proc_table *t)
 /* Kills the process group once the lifetime deadline has passed. t->lock held. */
 static void check_deadline_locked(struct proc *p)
 {
-	if (p->deadline_us && !p->killed_deadline && !p->exited && now_mono_us() >= p->deadline_us) {
+	if (p->deadline_us && !p->killed_deadline && !p->exited &&
+	    now_mono_us() >= p->deadline_us) {
 		p->killed_deadline = true;
 		kill(-p->pid, SIGKILL);
 	}
@@ -452,8 +453,8 @@ static void child_fail(int fd, int stage)
 }
 
 /* In the forked child: only async-signal-safe calls from here to execve. */
-__attribute__((noreturn)) static void child_run(const struct proc_spec *spec, int in_fd,
-						int out_fd, int err_fd, int report_fd)
+__attribute__((noreturn)) static void child_run(const struct proc_spec *spec, int in_fd, int out_fd,
+                                                int err_fd, int report_fd)
 {
 	sigset_t none;
 
@@ -490,19 +491,19 @@ __attribute__((noreturn)) static void child_run(const struct proc_spec *spec, in
 }
 
 static int spawn_error(struct rpc_error *e, const struct proc_spec *spec,
-		       const struct child_failure *f)
+                       const struct child_failure *f)
 {
 	switch (f->stage) {
 	case STAGE_USER:
 		rpc_fail(e, "permission_denied", "error switching to uid %u: %s",
-			 (unsigned)spec->uid, strerror(f->err));
+		         (unsigned)spec->uid, strerror(f->err));
 		break;
 	case STAGE_CWD:
 		rpc_fail(e, "invalid_argument", "cwd '%s': %s", spec->cwd, strerror(f->err));
 		break;
 	case STAGE_EXEC:
 		rpc_fail(e, "invalid_argument", "error starting process: fork/exec %s: %s",
-			 spec->path, strerror(f->err));
+		         spec->path, strerror(f->err));
 		break;
 	default:
 		rpc_fail(e, "internal", "error starting process: %s", strerror(f->err));
@@ -543,7 +544,7 @@ static struct proc *proc_alloc(struct proc_table *t, const struct proc_spec *spe
 }
 
 int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_sub **ret_sub,
-	       uint32_t *ret_pid, struct rpc_error *e)
+               uint32_t *ret_pid, struct rpc_error *e)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rep[2] = {-1, -1};
 	struct child_failure f = {0};
@@ -580,7 +581,7 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 		pthread_mutex_unlock(&t->lock);
 		r = -EAGAIN;
 		rpc_fail(e, "resource_exhausted", "too many processes (limit %d)",
-			 PROC_MAX_RUNNING);
+		         PROC_MAX_RUNNING);
 		goto out_fail;
 	}
 	/*
@@ -610,8 +611,7 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 		p->aborted = true;
 		pthread_cond_broadcast(&p->exit_cond);
 		pthread_mutex_unlock(&t->lock);
-		rpc_fail(e, "resource_exhausted", "error starting process: fork: %s",
-			 strerror(-r));
+		rpc_fail(e, "resource_exhausted", "error starting process: fork: %s", strerror(-r));
 		goto out_fail;
 	}
 	/* A retained record of an earlier process with the same pid is stale now. */
@@ -934,8 +934,8 @@ int proc_list_json(struct proc_table *t, struct buf *out)
 	for (struct proc *p = t->procs; p && r >= 0; p = p->next) {
 		if (!p->started || p->exited)
 			continue;
-		r = buf_printf(out, "%s{\"config\":%s,\"pid\":%d", first ? "" : ",",
-			       p->config_json, (int)p->pid);
+		r = buf_printf(out, "%s{\"config\":%s,\"pid\":%d", first ? "" : ",", p->config_json,
+		               (int)p->pid);
 		if (r >= 0 && p->tag) {
 			r = buf_puts(out, ",\"tag\":");
 			if (r >= 0)

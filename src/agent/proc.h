@@ -28,20 +28,20 @@ struct proc_sub;
 
 /* Everything needed to exec; all resolved by the caller. Borrowed by proc_spawn. */
 struct proc_spec {
-	const char *path;	  /* absolute executable path */
-	char *const *argv;	  /* NULL-terminated, argv[0] = cmd as requested */
-	char *const *envp;	  /* NULL-terminated "K=V" */
-	const char *cwd;	  /* absolute, must exist */
+	const char *path;  /* absolute executable path */
+	char *const *argv; /* NULL-terminated, argv[0] = cmd as requested */
+	char *const *envp; /* NULL-terminated "K=V" */
+	const char *cwd;   /* absolute, must exist */
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups;
 	size_t n_groups;
 	bool switch_user; /* false: keep the agent's credentials */
 	bool stdin_pipe;  /* false: stdin is /dev/null */
-	bool pty;	  /* reserved: rejected with -EOPNOTSUPP for now */
+	bool pty;         /* reserved: rejected with -EOPNOTSUPP for now */
 	uint16_t cols, rows;
-	int64_t deadline_us; /* CLOCK_MONOTONIC µs (now_mono_us) at which to kill; 0: none */
-	const char *tag;	   /* NULL: none; copied */
+	int64_t deadline_us;     /* CLOCK_MONOTONIC µs (now_mono_us) at which to kill; 0: none */
+	const char *tag;         /* NULL: none; copied */
 	const char *config_json; /* encoded ProcessConfig for List; copied */
 };
 
@@ -69,7 +69,7 @@ void proc_table_free(struct proc_table *t);
  * resource_exhausted for limits, internal otherwise) and returns -errno.
  */
 int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_sub **ret_sub,
-	       uint32_t *ret_pid, struct rpc_error *e);
+               uint32_t *ret_pid, struct rpc_error *e);
 
 /*
  * Subscribes to a process by pid (tag NULL) or by tag. A running process

@@ -53,7 +53,7 @@ static int read_body(struct http_conn *c, size_t max, struct buf *out, struct rp
 
 	if (r == -EMSGSIZE)
 		return rpc_fail(e, "resource_exhausted", "request message larger than %zu bytes",
-				max);
+		                max);
 	if (r < 0)
 		return rpc_fail(e, "invalid_argument", "reading request body: %s", strerror(-r));
 	return 0;
@@ -77,7 +77,7 @@ static int64_t header_int(const struct http_request *req, const char *name, int6
 
 /* The user of an RPC: Authorization Basic, else the default user. */
 static int resolve_user(struct rpc_process *svc, const struct http_request *req,
-			struct user_info *u, struct rpc_error *e)
+                        struct user_info *u, struct rpc_error *e)
 {
 	const char *auth = http_header_get(req, "Authorization");
 	char name[64];
@@ -93,7 +93,8 @@ static int resolve_user(struct rpc_process *svc, const struct http_request *req,
 	if (r == -ENOENT)
 		return rpc_fail(e, "unauthenticated", "invalid username: '%s'", name);
 	if (r < 0)
-		return rpc_fail(e, "internal", "error looking up user '%s': %s", name, strerror(-r));
+		return rpc_fail(e, "internal", "error looking up user '%s': %s", name,
+		                strerror(-r));
 	return 0;
 }
 
@@ -168,11 +169,14 @@ static int parse_start(json_t *msg, struct start_args *a, struct rpc_error *e)
 	a->args = pj_field(process, "args", NULL);
 	if (a->args) {
 		if (!json_is_array(a->args) || json_array_size(a->args) > MAX_ARGS)
-			return rpc_fail(e, "invalid_argument", "process.args must be a list of strings");
-		json_array_foreach(a->args, i, v) {
-			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return rpc_fail(e, "invalid_argument",
+			                "process.args must be a list of strings");
+		json_array_foreach(a->args, i, v)
+		{
+			if (!json_is_string(v) ||
+			    strlen(json_string_value(v)) != json_string_length(v))
 				return rpc_fail(e, "invalid_argument",
-						"process.args must be a list of strings");
+				                "process.args must be a list of strings");
 		}
 	}
 	if (pj_object(process, "envs", NULL, &a->envs, e) < 0)
@@ -180,12 +184,15 @@ static int parse_start(json_t *msg, struct start_args *a, struct rpc_error *e)
 	if (a->envs) {
 		if (json_object_size(a->envs) > MAX_ENVS)
 			return rpc_fail(e, "invalid_argument", "too many envs");
-		json_object_foreach(a->envs, k, v) {
+		json_object_foreach(a->envs, k, v)
+		{
 			if (!agent_env_name_ok(k))
-				return rpc_fail(e, "invalid_argument", "invalid env var name '%s'", k);
-			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+				return rpc_fail(e, "invalid_argument", "invalid env var name '%s'",
+				                k);
+			if (!json_is_string(v) ||
+			    strlen(json_string_value(v)) != json_string_length(v))
 				return rpc_fail(e, "invalid_argument",
-						"env var '%s' must be a string", k);
+				                "env var '%s' must be a string", k);
 		}
 	}
 	if (pj_string(process, "cwd", NULL, &a->cwd, e) < 0)
@@ -214,11 +221,9 @@ static char *config_json(const struct start_args *a)
 
 	if (!cfg || json_object_set_new(cfg, "cmd", json_string(a->cmd)) < 0)
 		return NULL;
-	if (a->args && json_array_size(a->args) > 0 &&
-	    json_object_set(cfg, "args", a->args) < 0)
+	if (a->args && json_array_size(a->args) > 0 && json_object_set(cfg, "args", a->args) < 0)
 		return NULL;
-	if (a->envs && json_object_size(a->envs) > 0 &&
-	    json_object_set(cfg, "envs", a->envs) < 0)
+	if (a->envs && json_object_size(a->envs) > 0 && json_object_set(cfg, "envs", a->envs) < 0)
 		return NULL;
 	if (a->cwd && json_object_set_new(cfg, "cwd", json_string(a->cwd)) < 0)
 		return NULL;
@@ -235,7 +240,8 @@ static char **env_array(json_t *env)
 
 	if (!envp)
 		return NULL;
-	json_object_foreach(env, k, v) {
+	json_object_foreach(env, k, v)
+	{
 		if (asprintf(&envp[i], "%s=%s", k, json_string_value(v)) < 0) {
 			envp[i] = NULL;
 			goto fail;
@@ -285,7 +291,7 @@ static json_t *build_env(struct rpc_process *svc, const struct user_info *u, jso
  * lifetime) or the client goes away. The stream has been started.
  */
 static void pump_stream(struct rpc_process *svc, struct http_conn *c, struct http_request *req,
-			struct proc_sub *sub, int64_t deadline_us, bool kill_on_deadline)
+                        struct proc_sub *sub, int64_t deadline_us, bool kill_on_deadline)
 {
 	int64_t ka_us = header_int(req, "Keepalive-Ping-Interval", DEFAULT_KEEPALIVE_S);
 	int64_t last = now_mono_us();
@@ -329,7 +335,7 @@ static void pump_stream(struct rpc_process *svc, struct http_conn *c, struct htt
 			last = now_mono_us();
 		} else {
 			rpc_fail(&e, "resource_exhausted",
-				 "the client reads output too slowly: stream cut off");
+			         "the client reads output too slowly: stream cut off");
 			connect_stream_end(c, &e);
 			return;
 		}
@@ -338,7 +344,7 @@ static void pump_stream(struct rpc_process *svc, struct http_conn *c, struct htt
 
 /* Reads and parses the one enveloped message of a server-streaming request. */
 static int read_stream_request(struct http_conn *c, struct http_request *req, json_t **ret,
-			       struct rpc_error *e)
+                               struct rpc_error *e)
 {
 	_cleanup_buf_ struct buf body = BUF_INIT;
 	const char *msg;
@@ -346,7 +352,7 @@ static int read_stream_request(struct http_conn *c, struct http_request *req, js
 
 	if (!content_type_is(req, "application/connect+json"))
 		return rpc_fail(e, "invalid_argument",
-				"unsupported content type: expected application/connect+json");
+		                "unsupported content type: expected application/connect+json");
 	if (read_body(c, RPC_MAX_MESSAGE, &body, e) < 0)
 		return -1;
 	if (connect_unenvelope(body.data ? body.data : "", body.len, &msg, &len, e) < 0)
@@ -363,7 +369,7 @@ static void stream_fail(struct http_conn *c, const struct rpc_error *e)
 }
 
 static int start_process(struct rpc_process *svc, struct http_request *req, json_t *msg,
-			 struct proc_sub **ret_sub, int64_t *ret_deadline, struct rpc_error *e)
+                         struct proc_sub **ret_sub, int64_t *ret_deadline, struct rpc_error *e)
 {
 	struct start_args a = {0};
 	_cleanup_free_ struct user_info *u = calloc(1, sizeof(*u));
@@ -403,9 +409,9 @@ static int start_process(struct rpc_process *svc, struct http_request *req, json
 		return rpc_fail(e, "invalid_argument", "cwd '%s' is not a directory", cwd);
 	if (look_path(a.cmd, path, PATH_MAX) < 0)
 		return rpc_fail(e, "invalid_argument",
-				"error starting process: exec: \"%s\": executable file not found "
-				"in $PATH",
-				a.cmd);
+		                "error starting process: exec: \"%s\": executable file not found "
+		                "in $PATH",
+		                a.cmd);
 
 	n_args = a.args ? json_array_size(a.args) : 0;
 	argv = calloc(n_args + 2, sizeof(char *));
@@ -439,7 +445,7 @@ static int start_process(struct rpc_process *svc, struct http_request *req, json
 	} else if (u->uid != geteuid()) {
 		strv_free(envp);
 		return rpc_fail(e, "permission_denied",
-				"cannot run as '%s': the agent is not running as root", u->name);
+		                "cannot run as '%s': the agent is not running as root", u->name);
 	}
 	timeout_ms = header_int(req, "Connect-Timeout-Ms", 0);
 	*ret_deadline = timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0;
@@ -471,8 +477,7 @@ static void serve_start(struct rpc_process *svc, struct http_conn *c, struct htt
 }
 
 /* Parses a ProcessSelector field "process": pid, or tag when *ret_tag is set. */
-static int parse_selector(json_t *msg, uint32_t *ret_pid, const char **ret_tag,
-			  struct rpc_error *e)
+static int parse_selector(json_t *msg, uint32_t *ret_pid, const char **ret_tag, struct rpc_error *e)
 {
 	json_t *sel = NULL;
 	int rp, rt;
@@ -526,20 +531,20 @@ static void serve_connect(struct rpc_process *svc, struct http_conn *c, struct h
 	}
 	timeout_ms = header_int(req, "Connect-Timeout-Ms", 0);
 	if (connect_stream_start(c) >= 0)
-		pump_stream(svc, c, req, sub, timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0,
-			    false);
+		pump_stream(svc, c, req, sub,
+		            timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0, false);
 	proc_sub_free(sub);
 }
 
 /* Reads and parses a unary request. */
 static int read_unary_request(struct http_conn *c, struct http_request *req, size_t max,
-			      json_t **ret, struct rpc_error *e)
+                              json_t **ret, struct rpc_error *e)
 {
 	_cleanup_buf_ struct buf body = BUF_INIT;
 
 	if (!content_type_is(req, "application/json"))
 		return rpc_fail(e, "invalid_argument",
-				"unsupported content type: expected application/json");
+		                "unsupported content type: expected application/json");
 	if (read_body(c, max, &body, e) < 0)
 		return -1;
 	return pj_parse_message(body.data ? body.data : "", body.len, ret, e) < 0 ? -1 : 0;
@@ -553,7 +558,7 @@ static int do_list(struct rpc_process *svc, struct buf *out, struct rpc_error *e
 		return rpc_fail(e, "resource_exhausted", "out of memory");
 	if (items.len == 0)
 		return buf_puts(out, "{}") < 0 ? rpc_fail(e, "resource_exhausted", "out of memory")
-					       : 0;
+		                               : 0;
 	if (buf_printf(out, "{\"processes\":[%s]}", items.data) < 0)
 		return rpc_fail(e, "resource_exhausted", "out of memory");
 	return 0;
@@ -591,13 +596,13 @@ static int do_send_input(struct rpc_process *svc, json_t *msg, struct rpc_error 
 		return selector_not_found(e, pid, tag);
 	case -ENOTTY:
 		return rpc_fail(e, "failed_precondition",
-				pty ? "error writing to tty: tty not assigned to process"
-				    : "error writing to stdin: process has a tty, send pty input");
+		                pty ? "error writing to tty: tty not assigned to process"
+		                    : "error writing to stdin: process has a tty, send pty input");
 	case -EPIPE:
 		return rpc_fail(e, "failed_precondition", "stdin not enabled or closed");
 	case -ETIMEDOUT:
 		return rpc_fail(e, "deadline_exceeded",
-				"timed out writing to stdin: the process does not read it");
+		                "timed out writing to stdin: the process does not read it");
 	default:
 		return rpc_fail(e, "internal", "error writing to stdin: %s", strerror(-r));
 	}
@@ -606,9 +611,9 @@ static int do_send_input(struct rpc_process *svc, json_t *msg, struct rpc_error 
 static int do_send_signal(struct rpc_process *svc, json_t *msg, struct rpc_error *e)
 {
 	static const char *const names[16] = {
-		[0] = "SIGNAL_UNSPECIFIED",
-		[9] = "SIGNAL_SIGKILL",
-		[15] = "SIGNAL_SIGTERM",
+	    [0] = "SIGNAL_UNSPECIFIED",
+	    [9] = "SIGNAL_SIGKILL",
+	    [15] = "SIGNAL_SIGTERM",
 	};
 	const char *tag;
 	uint32_t pid;
@@ -640,7 +645,7 @@ static int do_close_stdin(struct rpc_process *svc, json_t *msg, struct rpc_error
 		return selector_not_found(e, pid, tag);
 	if (r == -ENOTTY)
 		return rpc_fail(e, "failed_precondition",
-				"cannot close stdin of a pty process: send EOT (Ctrl-D) instead");
+		                "cannot close stdin of a pty process: send EOT (Ctrl-D) instead");
 	return 0;
 }
 
@@ -664,11 +669,11 @@ static int do_update(struct rpc_process *svc, json_t *msg, struct rpc_error *e)
 		/* Nothing to update; still report a process that is gone. */
 		uint32_t same;
 		return proc_resolve(svc->procs, pid, NULL, &same) < 0
-			       ? selector_not_found(e, pid, tag)
-			       : 0;
+		           ? selector_not_found(e, pid, tag)
+		           : 0;
 	}
 	r = proc_resize(svc->procs, pid, (uint16_t)(cols > 0xffff ? 0xffff : cols),
-			(uint16_t)(rows > 0xffff ? 0xffff : rows));
+	                (uint16_t)(rows > 0xffff ? 0xffff : rows));
 	if (r == -ENOENT)
 		return selector_not_found(e, pid, tag);
 	if (r == -ENOTTY)
@@ -690,7 +695,7 @@ void rpc_reply_unimplemented(struct http_conn *c, struct http_request *req, cons
 }
 
 void rpc_process_serve(struct rpc_process *svc, struct http_conn *c, struct http_request *req,
-		       const char *method)
+                       const char *method)
 {
 	_cleanup_buf_ struct buf out = BUF_INIT;
 	_cleanup_json_ json_t *msg = NULL;
@@ -713,7 +718,7 @@ void rpc_process_serve(struct rpc_process *svc, struct http_conn *c, struct http
 	if (strcmp(method, "SendInput") == 0)
 		max = RPC_MAX_INPUT_MESSAGE;
 	else if (strcmp(method, "List") != 0 && strcmp(method, "SendSignal") != 0 &&
-		 strcmp(method, "CloseStdin") != 0 && strcmp(method, "Update") != 0) {
+	         strcmp(method, "CloseStdin") != 0 && strcmp(method, "Update") != 0) {
 		rpc_fail(&e, "unimplemented", "unknown method process.Process/%.64s", method);
 		rpc_reply_error(c, &e);
 		return;

@@ -14,7 +14,7 @@ struct agent_state;
 struct proc_table;
 
 struct rpc_process {
-	struct agent_state *st;	 /* borrowed */
+	struct agent_state *st;   /* borrowed */
 	struct proc_table *procs; /* borrowed */
 };
 
@@ -27,7 +27,7 @@ struct rpc_process {
  * response. The access token has been checked by the caller.
  */
 void rpc_process_serve(struct rpc_process *svc, struct http_conn *c, struct http_request *req,
-		       const char *method);
+                       const char *method);
 
 /*
  * Answers a call of a service that is not implemented: unimplemented as a

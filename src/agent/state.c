@@ -44,13 +44,15 @@ int agent_state_merge_env(struct agent_state *st, json_t *vars)
 
 	if (!json_is_object(vars))
 		return -EINVAL;
-	json_object_foreach(vars, k, v) {
+	json_object_foreach(vars, k, v)
+	{
 		if (!agent_env_name_ok(k) || !json_is_string(v) ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return -EINVAL;
 	}
 	pthread_mutex_lock(&st->lock);
-	json_object_foreach(vars, k, v) {
+	json_object_foreach(vars, k, v)
+	{
 		if (json_object_set(st->env_vars, k, v) < 0)
 			r = -ENOMEM;
 	}
@@ -94,9 +96,9 @@ json_t *agent_state_default_env(struct agent_state *st)
 	if (env) {
 		r |= json_object_set_new(env, "E2B_SANDBOX", json_string("true"));
 		r |= json_object_set_new(env, "E2B_SANDBOX_ID",
-					 json_string(st->sandbox_id ? st->sandbox_id : ""));
+		                         json_string(st->sandbox_id ? st->sandbox_id : ""));
 		r |= json_object_set_new(env, "E2B_TEMPLATE_ID",
-					 json_string(st->template_id ? st->template_id : ""));
+		                         json_string(st->template_id ? st->template_id : ""));
 	}
 	pthread_mutex_unlock(&st->lock);
 	if (r) {

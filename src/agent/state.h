@@ -17,7 +17,7 @@
 
 struct agent_state {
 	pthread_mutex_t lock;
-	json_t *env_vars; /* object of string values: create-time env vars */
+	json_t *env_vars;   /* object of string values: create-time env vars */
 	char *access_token; /* NULL: no token required */
 	char *default_user;
 	char *default_workdir; /* NULL: the user's home */

@@ -95,9 +95,9 @@ int users_lookup(const struct users_db *db, const char *name, struct user_info *
 			continue;
 		if (copy_str(u.name, sizeof(u.name), pw->pw_name) < 0 ||
 		    copy_str(u.home, sizeof(u.home), pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/") <
-			    0 ||
+		        0 ||
 		    copy_str(u.shell, sizeof(u.shell),
-			     pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh") < 0)
+		             pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh") < 0)
 			break;
 		u.uid = pw->pw_uid;
 		u.gid = pw->pw_gid;

@@ -27,7 +27,7 @@ struct user_info {
 
 struct users_db {
 	const char *passwd_path; /* borrowed; NULL means /etc/passwd */
-	const char *group_path;	 /* borrowed; NULL means /etc/group */
+	const char *group_path;  /* borrowed; NULL means /etc/group */
 };
 
 /*

@@ -53,9 +53,9 @@ static void test_unenvelope_rejects(void **state)
 	assert_int_equal(connect_unenvelope("\x01\x00\x00\x00\x02{}", 7, &msg, &len, &e), -EINVAL);
 	assert_int_equal(connect_unenvelope("\x02\x00\x00\x00\x02{}", 7, &msg, &len, &e), -EINVAL);
 	/* Two envelopes in one body. */
-	assert_int_equal(connect_unenvelope("\x00\x00\x00\x00\x02{}\x00\x00\x00\x00\x02{}", 14, &msg,
-					    &len, &e),
-			 -EINVAL);
+	assert_int_equal(
+	    connect_unenvelope("\x00\x00\x00\x00\x02{}\x00\x00\x00\x00\x02{}", 14, &msg, &len, &e),
+	    -EINVAL);
 	assert_int_equal(connect_unenvelope("\x00\x00\x00\x00\x00", 5, &msg, &len, &e), 0);
 	assert_int_equal(len, 0);
 }
@@ -71,7 +71,7 @@ static void test_end_stream_json(void **state)
 	rpc_fail(&e, "deadline_exceeded", "say \"%s\"\n", "hi");
 	assert_int_equal(connect_end_stream_json(&b, &e), 0);
 	assert_string_equal(b.data, "{\"error\":{\"code\":\"deadline_exceeded\","
-				    "\"message\":\"say \\\"hi\\\"\\u000a\"}}");
+	                            "\"message\":\"say \\\"hi\\\"\\u000a\"}}");
 	buf_release(&b);
 }
 
@@ -136,15 +136,16 @@ static void test_end_events(void **state)
 
 	assert_int_equal(event_end_json(&b, child_status(0)), 0);
 	assert_string_equal(b.data, "{\"event\":{\"end\":{\"exited\":true,"
-				    "\"status\":\"exit status 0\"}}}");
+	                            "\"status\":\"exit status 0\"}}}");
 	buf_reset(&b);
 	assert_int_equal(event_end_json(&b, child_status(3)), 0);
 	assert_string_equal(b.data, "{\"event\":{\"end\":{\"exitCode\":3,\"exited\":true,"
-				    "\"status\":\"exit status 3\",\"error\":\"exit status 3\"}}}");
+	                            "\"status\":\"exit status 3\",\"error\":\"exit status 3\"}}}");
 	buf_reset(&b);
 	assert_int_equal(event_end_json(&b, child_status(-SIGKILL)), 0);
-	assert_string_equal(b.data, "{\"event\":{\"end\":{\"exitCode\":-1,"
-				    "\"status\":\"signal: killed\",\"error\":\"signal: killed\"}}}");
+	assert_string_equal(b.data,
+	                    "{\"event\":{\"end\":{\"exitCode\":-1,"
+	                    "\"status\":\"signal: killed\",\"error\":\"signal: killed\"}}}");
 	buf_reset(&b);
 	assert_int_equal(event_end_json(&b, child_status(-SIGTERM)), 0);
 	assert_non_null(strstr(b.data, "\"status\":\"signal: terminated\""));
@@ -166,13 +167,13 @@ static void test_pjson_fields(void **state)
 	const char *s = NULL;
 
 	assert_int_equal(pj_parse_message("{\"exit_code\":\"7\",\"pid\":12,\"flag\":true,"
-					  "\"data\":\"aGk\",\"signal\":\"SIGNAL_SIGTERM\","
-					  "\"n\":null,\"neg\":-1,\"s\":\"x\"}",
-					  strlen("{\"exit_code\":\"7\",\"pid\":12,\"flag\":true,"
-						 "\"data\":\"aGk\",\"signal\":\"SIGNAL_SIGTERM\","
-						 "\"n\":null,\"neg\":-1,\"s\":\"x\"}"),
-					  &m, &e),
-			 0);
+	                                  "\"data\":\"aGk\",\"signal\":\"SIGNAL_SIGTERM\","
+	                                  "\"n\":null,\"neg\":-1,\"s\":\"x\"}",
+	                                  strlen("{\"exit_code\":\"7\",\"pid\":12,\"flag\":true,"
+	                                         "\"data\":\"aGk\",\"signal\":\"SIGNAL_SIGTERM\","
+	                                         "\"n\":null,\"neg\":-1,\"s\":\"x\"}"),
+	                                  &m, &e),
+	                 0);
 	assert_int_equal(pj_uint32(m, "exitCode", "exit_code", &u, &e), 1);
 	assert_int_equal(u, 7);
 	assert_int_equal(pj_uint32(m, "pid", NULL, &u, &e), 1);
@@ -201,9 +202,11 @@ static void test_pjson_fields(void **state)
 
 	assert_int_equal(pj_parse_message("[1]", 3, &m, &e), -EINVAL);
 	assert_int_equal(pj_parse_message("{", 1, &m, &e), -EINVAL);
-	assert_int_equal(pj_parse_message("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-					  80, &m, &e),
-			 -EINVAL);
+	assert_int_equal(
+	    pj_parse_message(
+	        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	        80, &m, &e),
+	    -EINVAL);
 	assert_int_equal(pj_parse_message("", 0, &m, &e), 0);
 	assert_true(json_is_object(m));
 	json_decref(m);
@@ -226,11 +229,15 @@ static void test_basic_auth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_envelope_roundtrip), cmocka_unit_test(test_unenvelope_rejects),
-		cmocka_unit_test(test_end_stream_json),	   cmocka_unit_test(test_json_quote_invalid_utf8),
-		cmocka_unit_test(test_http_status),	   cmocka_unit_test(test_events),
-		cmocka_unit_test(test_end_events),	   cmocka_unit_test(test_pjson_fields),
-		cmocka_unit_test(test_basic_auth),
+	    cmocka_unit_test(test_envelope_roundtrip),
+	    cmocka_unit_test(test_unenvelope_rejects),
+	    cmocka_unit_test(test_end_stream_json),
+	    cmocka_unit_test(test_json_quote_invalid_utf8),
+	    cmocka_unit_test(test_http_status),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_end_events),
+	    cmocka_unit_test(test_pjson_fields),
+	    cmocka_unit_test(test_basic_auth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,10 +102,10 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc4648_vectors),
-		cmocka_unit_test(test_unpadded_and_urlsafe),
-		cmocka_unit_test(test_binary_roundtrip),
-		cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_rfc4648_vectors),
+	    cmocka_unit_test(test_unpadded_and_urlsafe),
+	    cmocka_unit_test(test_binary_roundtrip),
+	    cmocka_unit_test(test_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
