@@ -40,7 +40,7 @@ struct http_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct http_conn *conns; /* under lock */
-	unsigned n_conns;	 /* under lock */
+	unsigned n_conns;        /* under lock */
 };
 
 /* ---- parser callbacks ------------------------------------------------------------------- */
@@ -110,7 +110,7 @@ static int on_headers_complete(http_parser *p)
 	else
 		c->req.content_length = (int64_t)p->content_length;
 	snprintf(c->req.method, sizeof(c->req.method), "%s",
-		 http_method_str((enum http_method)p->method));
+	         http_method_str((enum http_method)p->method));
 	http_parser_pause(p, 1);
 	return 0;
 }
@@ -139,12 +139,12 @@ static int on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings req_settings = {
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 /* ---- connection I/O --------------------------------------------------------------------- */
@@ -467,45 +467,52 @@ int http_body_read_all(struct http_conn *c, size_t max, struct buf *out)
 
 /* ---- responses -------------------------------------------------------------------------- */
 
+static const struct {
+	int code;
+	const char *text;
+} status_texts[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Payload Too Large"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {422, "Unprocessable Entity"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {507, "Insufficient Storage"},
+};
+
 const char *http_status_text(int status)
 {
-	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 507: return "Insufficient Storage";
-	default: return "Unknown";
-	}
+	for (size_t i = 0; i < sizeof(status_texts) / sizeof(status_texts[0]); i++)
+		if (status_texts[i].code == status)
+			return status_texts[i].text;
+	return "Unknown";
 }
 
 static bool conn_will_close(const struct http_conn *c)
@@ -515,7 +522,7 @@ static bool conn_will_close(const struct http_conn *c)
 
 /* Builds a response head into c->out. length < 0: no Content-Length. */
 static int conn_build_head(struct http_conn *c, int status, const char *content_type,
-			   const char *const *extra, long long length, bool chunked)
+                           const char *const *extra, long long length, bool chunked)
 {
 	int r;
 
@@ -539,7 +546,7 @@ static int conn_build_head(struct http_conn *c, int status, const char *content_
 }
 
 int http_reply_hdrs(struct http_conn *c, int status, const char *const *extra_headers,
-		    const char *content_type, const void *body, size_t len)
+                    const char *content_type, const void *body, size_t len)
 {
 	bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
 	struct iovec iov[2];
@@ -551,7 +558,7 @@ int http_reply_hdrs(struct http_conn *c, int status, const char *const *extra_he
 	if (c->dead)
 		return -ECONNRESET;
 	r = conn_build_head(c, status, content_type, extra_headers, no_body ? -1 : (long long)len,
-			    false);
+	                    false);
 	if (r < 0)
 		return r;
 	iov[0] = (struct iovec){c->out.data, c->out.len};
@@ -560,7 +567,7 @@ int http_reply_hdrs(struct http_conn *c, int status, const char *const *extra_he
 }
 
 int http_reply(struct http_conn *c, int status, const char *content_type, const void *body,
-	       size_t len)
+               size_t len)
 {
 	return http_reply_hdrs(c, status, NULL, content_type, body, len);
 }
@@ -604,7 +611,7 @@ int http_reply_error(struct http_conn *c, int status, const char *fmt, ...)
 }
 
 int http_stream_start(struct http_conn *c, int status, const char *content_type,
-		      const char *const *extra_headers)
+                      const char *const *extra_headers)
 {
 	struct iovec iov;
 	int r;
@@ -792,8 +799,9 @@ static void conn_serve(struct http_conn *c)
 			if (r == -E2BIG)
 				http_reply_error(c, 431, "request header too large");
 			else
-				http_reply_error(c, 400, "malformed request: %s",
-						 http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+				http_reply_error(
+				    c, 400, "malformed request: %s",
+				    http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
 			linger = true;
 			break;
 		}
@@ -873,7 +881,7 @@ static void *conn_thread(void *arg)
 }
 
 static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-		      socklen_t *ret_len)
+                      socklen_t *ret_len)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -895,7 +903,7 @@ static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *
 }
 
 int http_server_new(const struct http_server_config *cfg, struct http_server **ret,
-		    struct warren_error *err)
+                    struct warren_error *err)
 {
 	struct http_server *s;
 	struct sockaddr_storage ss;
@@ -934,7 +942,7 @@ int http_server_new(const struct http_server_config *cfg, struct http_server **r
 		host = cfg->host ? cfg->host : "127.0.0.1";
 		if (parse_addr(host, cfg->port, &ss, &sl) < 0) {
 			r = err_set(err, EINVAL, "http server: '%s' is not a numeric address",
-				    host);
+			            host);
 			goto out_free;
 		}
 		s->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -945,7 +953,7 @@ int http_server_new(const struct http_server_config *cfg, struct http_server **r
 		setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(s->listen_fd, (struct sockaddr *)&ss, sl) < 0) {
 			r = err_set(err, errno, "http server: binding %s:%u: %s", host,
-				    (unsigned)cfg->port, strerror(errno));
+			            (unsigned)cfg->port, strerror(errno));
 			goto out_free;
 		}
 		if (listen(s->listen_fd, 511) < 0) {
@@ -975,12 +983,15 @@ uint16_t http_server_port(const struct http_server *s)
 
 static void reject_busy(int fd)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				   "Content-Type: application/json\r\n"
-				   "Content-Length: 52\r\nConnection: close\r\n\r\n"
-				   "{\"code\":503,\"message\":\"too many open connections\"}\n";
+	static const char body[] = "{\"code\":503,\"message\":\"too many open connections\"}";
+	char msg[256];
+	int n;
 
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = snprintf(msg, sizeof(msg),
+	             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	             sizeof(body) - 1, body);
+	(void)!send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
 
@@ -1039,8 +1050,8 @@ static void accept_one(struct http_server *s)
 int http_server_run(struct http_server *s)
 {
 	struct pollfd pfd[2] = {
-		{.fd = s->listen_fd, .events = POLLIN},
-		{.fd = s->stop_fd, .events = POLLIN},
+	    {.fd = s->listen_fd, .events = POLLIN},
+	    {.fd = s->stop_fd, .events = POLLIN},
 	};
 
 	while (!s->stopping) {

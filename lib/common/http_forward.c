@@ -22,9 +22,9 @@
 struct fwd_resp {
 	http_parser p;
 	bool is_head;
-	bool done;	/* the final (non-1xx) response, or a 101, is complete */
-	bool upgrade;	/* 101 Switching Protocols */
-	bool got_any;	/* any response byte arrived */
+	bool done;    /* the final (non-1xx) response, or a 101, is complete */
+	bool upgrade; /* 101 Switching Protocols */
+	bool got_any; /* any response byte arrived */
 };
 
 static int resp_on_headers_complete(http_parser *p)
@@ -51,14 +51,15 @@ static int resp_on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings resp_settings = {
-	.on_headers_complete = resp_on_headers_complete,
-	.on_message_complete = resp_on_message_complete,
+    .on_headers_complete = resp_on_headers_complete,
+    .on_message_complete = resp_on_message_complete,
 };
 
 static bool is_hop_by_hop(const char *name, bool upgrade)
 {
-	static const char *const hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
-					  "Trailer", "Proxy-Authenticate", "Proxy-Authorization"};
+	static const char *const hop[] = {
+	    "Connection", "Keep-Alive",         "Proxy-Connection",   "TE",
+	    "Trailer",    "Proxy-Authenticate", "Proxy-Authorization"};
 
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
 		if (strcasecmp(name, hop[i]) == 0)
@@ -152,8 +153,8 @@ static ssize_t recv_some(int fd, char *buf, size_t len)
  * flushes what is pending toward the other side. c->in[fwd_off, in_len) and
  * rb[r_sent, r_len) are already pending.
  */
-static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char *rb,
-		      size_t r_sent, size_t r_len)
+static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char *rb, size_t r_sent,
+                      size_t r_len)
 {
 	bool client_eof = false, backend_eof = false;
 	struct pollfd pfd[2];
@@ -220,7 +221,7 @@ static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char 
 }
 
 int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
-		 const char *const *drop_headers)
+                 const char *const *drop_headers)
 {
 	struct fwd_resp fr = {0};
 	size_t hd_off = 0, fwd_off, r_len = 0, r_parsed = 0, r_sent = 0;
@@ -268,7 +269,8 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 			int k = 0;
 
 			if (head_pending)
-				iov[k++] = (struct iovec){c->out.data + hd_off, c->out.len - hd_off};
+				iov[k++] =
+				    (struct iovec){c->out.data + hd_off, c->out.len - hd_off};
 			if (fwd_off < c->in_off)
 				iov[k++] = (struct iovec){c->in + fwd_off, c->in_off - fwd_off};
 			n = send_some(backend_fd, iov, k);
@@ -371,7 +373,8 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 			n = recv_some(backend_fd, rb + r_len, HTTP_FWD_BUF_SIZE - r_len);
 			if (n == 0 || (n < 0 && n != -EAGAIN)) {
 				backend_eof = true;
-				/* Tells the parser the stream ended: completes an EOF-delimited body. */
+				/* Tells the parser the stream ended: completes an EOF-delimited
+				 * body. */
 				if (fr.got_any && !fr.done)
 					http_parser_execute(&fr.p, &resp_settings, NULL, 0);
 			} else if (n > 0) {
@@ -380,7 +383,7 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 				fr.got_any = true;
 				r_len += (size_t)n;
 				k = http_parser_execute(&fr.p, &resp_settings, rb + r_parsed,
-							r_len - r_parsed);
+				                        r_len - r_parsed);
 				r_parsed += k;
 				if (HTTP_PARSER_ERRNO(&fr.p) == HPE_PAUSED) {
 					http_parser_pause(&fr.p, 0);

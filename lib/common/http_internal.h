@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/http.h"
 
-#define HTTP_IN_BUF_SIZE (64 * 1024) /* client input buffer, per connection */
+#define HTTP_IN_BUF_SIZE (64 * 1024)  /* client input buffer, per connection */
 #define HTTP_FWD_BUF_SIZE (64 * 1024) /* backend-to-client relay buffer */
 #define HTTP_MAX_HEADERS 100
 #define HTTP_DRAIN_LIMIT (1024 * 1024) /* unread body bytes discarded before closing instead */
@@ -23,7 +23,7 @@
 enum http_mode {
 	HTTP_MODE_HEAD, /* parsing a request head */
 	HTTP_MODE_BODY, /* decoded body bytes go to body_dst */
-	HTTP_MODE_RAW,	/* forwarding: the parser only finds the end of the body */
+	HTTP_MODE_RAW,  /* forwarding: the parser only finds the end of the body */
 };
 
 enum http_resp_state {
@@ -69,7 +69,7 @@ struct http_conn {
 	bool broken; /* the request stream cannot be parsed further: reply, then close */
 
 	struct buf out; /* response heads, reused */
-	char *fwd_buf;	/* HTTP_FWD_BUF_SIZE, allocated on first forward */
+	char *fwd_buf;  /* HTTP_FWD_BUF_SIZE, allocated on first forward */
 
 	void *ud;
 	void (*ud_free)(void *);

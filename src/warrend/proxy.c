@@ -195,9 +195,9 @@ static void reply_not_found(struct http_conn *c, const char *id)
 	int n;
 
 	/* id is validated to [a-z0-9]{1,64}: nothing to escape. */
-	n = snprintf(body, sizeof(body),
-		     "{\"sandboxId\":\"%s\",\"message\":\"The sandbox was not found\",\"code\":502}",
-		     id);
+	n = snprintf(
+	    body, sizeof(body),
+	    "{\"sandboxId\":\"%s\",\"message\":\"The sandbox was not found\",\"code\":502}", id);
 	http_reply(c, 502, "application/json", body, (size_t)n);
 }
 

@@ -105,10 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctx x = {(const uint8_t *)"", 0};
 	struct http_server_config cfg = {
-		.max_header_bytes = 2048,
-		.idle_timeout_ms = 2000,
-		.handler = handler,
-		.userdata = &x,
+	    .max_header_bytes = 2048,
+	    .idle_timeout_ms = 2000,
+	    .handler = handler,
+	    .userdata = &x,
 	};
 	const uint8_t *sep;
 	struct peer client;
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
 	client = (struct peer){sv[1], data + 1, (sep ? (size_t)(sep - data) : size) - 1,
-			       (size_t)data[0] + 1};
+	                       (size_t)data[0] + 1};
 	if (pthread_create(&t, NULL, peer_run, &client) != 0) {
 		close(sv[0]);
 		close(sv[1]);

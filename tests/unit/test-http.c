@@ -60,7 +60,7 @@ static void gate_open(struct tstate *t)
 	assert_int_equal(write(t->gate[1], "g", 1), 1);
 }
 
-static void notifyf(struct tstate *t, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) notifyf(struct tstate *t, const char *fmt, ...)
 {
 	char line[256];
 	va_list ap;
@@ -100,12 +100,12 @@ static void *srv_run(void *arg)
 static void srv_start(struct srv *v, http_handler_fn fn, void *ud, size_t max_header_bytes)
 {
 	struct http_server_config cfg = {
-		.host = "127.0.0.1",
-		.listen_fd = -1,
-		.max_header_bytes = max_header_bytes,
-		.handler = fn,
-		.userdata = ud,
-		.idle_timeout_ms = 10000,
+	    .host = "127.0.0.1",
+	    .listen_fd = -1,
+	    .max_header_bytes = max_header_bytes,
+	    .handler = fn,
+	    .userdata = ud,
+	    .idle_timeout_ms = 10000,
 	};
 	struct warren_error err = {0};
 
@@ -139,7 +139,7 @@ static void app_handler(struct http_conn *c, struct http_request *req, void *ud)
 	if (strcmp(req->path, "/echo") == 0) {
 		r = http_body_read_all(c, 16 << 20, &b);
 		snprintf(hdr, sizeof(hdr), "X-Info: %s %s q=%s chunked=%d", req->method, req->path,
-			 req->query, req->chunked);
+		         req->query, req->chunked);
 		if (r < 0)
 			http_reply_error(c, 400, "body: %d", r);
 		else
@@ -247,11 +247,11 @@ static int c_on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings client_settings = {
-	.on_header_field = c_on_header_field,
-	.on_header_value = c_on_header_value,
-	.on_headers_complete = c_on_headers_complete,
-	.on_body = c_on_body,
-	.on_message_complete = c_on_message_complete,
+    .on_header_field = c_on_header_field,
+    .on_header_value = c_on_header_value,
+    .on_headers_complete = c_on_headers_complete,
+    .on_body = c_on_body,
+    .on_message_complete = c_on_message_complete,
 };
 
 static void client_open(struct client *cl, uint16_t port)
@@ -300,12 +300,12 @@ static void client_sends(struct client *cl, const char *s)
 
 /* Feeds buffered bytes to the parser; reads more when needed. until(): stop condition. */
 static void client_pump(struct client *cl, bool (*until)(struct client *, const void *),
-			const void *arg)
+                        const void *arg)
 {
 	for (;;) {
 		if (cl->off < cl->len) {
 			size_t n = http_parser_execute(&cl->p, &client_settings, cl->buf + cl->off,
-						       cl->len - cl->off);
+			                               cl->len - cl->off);
 
 			cl->off += n;
 			if (HTTP_PARSER_ERRNO(&cl->p) == HPE_PAUSED)
@@ -429,7 +429,7 @@ static void test_keepalive(void **state)
 
 	/* Two pipelined requests in one write: both answered, in order. */
 	client_sends(&cl, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\n12"
-			  "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\n34");
+	                  "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\n34");
 	client_read_response(&cl);
 	assert_string_equal(cl.r.body.data, "12");
 	client_read_response(&cl);
@@ -437,7 +437,7 @@ static void test_keepalive(void **state)
 
 	/* An unread body is drained: the next request still parses. */
 	client_sends(&cl, "POST /empty HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
-			  "GET /echo HTTP/1.1\r\n\r\n");
+	                  "GET /echo HTTP/1.1\r\n\r\n");
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
 	client_read_response(&cl);
@@ -457,9 +457,18 @@ static void test_chunked_body(void **state)
 	struct fixture *f = *state;
 	/* Chunk sizes, extensions, a trailer; written in pieces that split every token. */
 	const char *pieces[] = {
-		"POST /echo?q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"5", "\r", "\nhel", "lo\r\n", "1", "0;ext=1\r\n0123456789abcdef\r", "\n",
-		"3\r\n, w\r\n", "0\r\nX-Trailer: t\r\n", NULL, "\r\n",
+	    "POST /echo?q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    "5",
+	    "\r",
+	    "\nhel",
+	    "lo\r\n",
+	    "1",
+	    "0;ext=1\r\n0123456789abcdef\r",
+	    "\n",
+	    "3\r\n, w\r\n",
+	    "0\r\nX-Trailer: t\r\n",
+	    NULL,
+	    "\r\n",
 	};
 	/* A long trailer: the request's strings must survive it (they did not once). */
 	char trailer[3000];
@@ -609,11 +618,11 @@ static void test_malformed(void **state)
 {
 	struct fixture *f = *state;
 	const char *bad[] = {
-		"GARBAGE / HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-		"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-		"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n",
+	    "GARBAGE / HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+	    "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+	    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n",
 	};
 	struct client cl;
 
@@ -814,7 +823,7 @@ static void test_forward_upload(void **state)
 	snprintf(want, sizeof(want), "total=%d bad=0 err=0", UPLOAD_SIZE);
 	client_open(&cl, f->front.port);
 	upload_chunked(&cl, "POST /verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-			    "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n");
+	                    "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n");
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
 	assert_string_equal(cl.r.body.data, want);
@@ -909,14 +918,15 @@ static void test_proxy(void **state)
 	client_open(&cl, f->proxied.port);
 	/* Unknown sandbox: the reference proxy's exact answer. */
 	client_sends(&cl, "GET /health HTTP/1.1\r\nE2b-Sandbox-Id: nosuch\r\n"
-			  "E2b-Sandbox-Port: 49983\r\n\r\n");
+	                  "E2b-Sandbox-Port: 49983\r\n\r\n");
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 502);
 	assert_true(has_header(&cl, "Content-Type: application/json"));
 	assert_string_equal(cl.r.body.data, "{\"sandboxId\":\"nosuch\",\"message\":"
-					    "\"The sandbox was not found\",\"code\":502}");
+	                                    "\"The sandbox was not found\",\"code\":502}");
 
-	client_sends(&cl, "GET / HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\nE2b-Sandbox-Port: 0x10\r\n\r\n");
+	client_sends(&cl,
+	             "GET / HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\nE2b-Sandbox-Port: 0x10\r\n\r\n");
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 400);
 	assert_non_null(strstr(cl.r.body.data, "\"code\":400"));
@@ -933,9 +943,9 @@ static void test_proxy(void **state)
 	/* Two requests to the same sandbox and port share one backend connection. */
 	before = atomic_load(&f->t.backend_conns);
 	snprintf(req, sizeof(req),
-		 "POST /echo HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\nE2b-Sandbox-Port: %u\r\n"
-		 "Content-Length: 2\r\n\r\nok",
-		 f->backend.port);
+	         "POST /echo HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\nE2b-Sandbox-Port: %u\r\n"
+	         "Content-Length: 2\r\n\r\nok",
+	         f->backend.port);
 	client_sends(&cl, req);
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
@@ -947,7 +957,7 @@ static void test_proxy(void **state)
 
 	/* Host routing: <port>-<id>.<domain>. */
 	snprintf(req, sizeof(req), "GET /empty HTTP/1.1\r\nHost: %u-sbx1.example.test:3000\r\n\r\n",
-		 f->backend.port);
+	         f->backend.port);
 	client_sends(&cl, req);
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
@@ -955,14 +965,15 @@ static void test_proxy(void **state)
 
 	/* Wrong domain: not data plane. */
 	snprintf(req, sizeof(req), "GET /empty HTTP/1.1\r\nHost: %u-sbx1.other.test\r\n\r\n",
-		 f->backend.port);
+	         f->backend.port);
 	client_sends(&cl, req);
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 404);
 
 	/* A known sandbox whose port refuses connections: 502 as well. */
-	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\n"
-				   "E2b-Sandbox-Port: 1\r\n\r\n");
+	snprintf(req, sizeof(req),
+	         "GET / HTTP/1.1\r\nE2b-Sandbox-Id: sbx1\r\n"
+	         "E2b-Sandbox-Port: 1\r\n\r\n");
 	client_sends(&cl, req);
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 502);
@@ -972,19 +983,19 @@ static void test_proxy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunked_body, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunked_big_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_and_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disconnect_mid_body, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_upload, fwd_setup, fwd_teardown),
-		cmocka_unit_test_setup_teardown(test_forward_stream, fwd_setup, fwd_teardown),
-		cmocka_unit_test_setup_teardown(test_forward_eof, fwd_setup, fwd_teardown),
-		cmocka_unit_test_setup_teardown(test_forward_client_gone, fwd_setup, fwd_teardown),
-		cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_big_verify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_and_none, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disconnect_mid_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_upload, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_stream, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_eof, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_client_gone, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
