@@ -459,12 +459,126 @@ static int prepare_dirs(struct rt *rt, const struct rt_spec *spec, uint32_t base
 	return 0;
 }
 
+/*
+ * Removes a sandbox directory. Its upper layer was written by the sandbox, so
+ * it may be nested deeper than any recursion should go: instead of
+ * descending, the subdirectories of each child of the top are renamed up to
+ * the top level, so the walk never holds more than two directories open. Each
+ * directory moves at most once; a pass that makes no progress ends the loop.
+ * Symlinks are never followed and other file systems are not entered.
+ */
+static int remove_tree_at(int parent_fd, const char *name)
+{
+	_cleanup_close_ int top =
+	    openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	unsigned long counter = 0;
+	bool again = true, progress = true;
+	struct stat st;
+	int r = 0;
+
+	if (top < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ENOTDIR)
+			return unlinkat(parent_fd, name, 0) < 0 ? -errno : 0;
+		return -errno;
+	}
+	if (fstat(top, &st) < 0)
+		return -errno;
+	dev_t dev = st.st_dev;
+
+	while (again && progress) {
+		again = progress = false;
+		r = 0;
+		int dfd = dup(top);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *de;
+		if (!d) {
+			if (dfd >= 0)
+				close(dfd);
+			return -errno;
+		}
+		rewinddir(d);
+		while ((de = readdir(d))) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (fstatat(top, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (!S_ISDIR(st.st_mode)) {
+				if (unlinkat(top, de->d_name, 0) == 0)
+					progress = true;
+				else if (errno != ENOENT)
+					r = -errno;
+				continue;
+			}
+			if (st.st_dev != dev) {
+				r = -EXDEV;
+				continue;
+			}
+			int sfd = openat(top, de->d_name,
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			DIR *sd = sfd >= 0 ? fdopendir(sfd) : NULL;
+			struct dirent *se;
+			if (!sd) {
+				if (sfd >= 0)
+					close(sfd);
+				r = -errno;
+				continue;
+			}
+			while ((se = readdir(sd))) {
+				struct stat sst;
+				if (strcmp(se->d_name, ".") == 0 || strcmp(se->d_name, "..") == 0)
+					continue;
+				if (fstatat(sfd, se->d_name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+					continue;
+				if (!S_ISDIR(sst.st_mode)) {
+					if (unlinkat(sfd, se->d_name, 0) == 0)
+						progress = true;
+					else if (errno != ENOENT)
+						r = -errno;
+					continue;
+				}
+				/* Lift the grandchild to the top under a fresh name. */
+				for (int tries = 0; tries < 1000; tries++) {
+					char up[32];
+					snprintf(up, sizeof(up), ".rm-%lu", counter++);
+					if (renameat2(sfd, se->d_name, top, up, RENAME_NOREPLACE) ==
+					    0) {
+						progress = again = true;
+						break;
+					}
+					if (errno != EEXIST) {
+						r = -errno;
+						break;
+					}
+				}
+			}
+			closedir(sd);
+			if (unlinkat(top, de->d_name, AT_REMOVEDIR) == 0)
+				progress = true;
+			else if (errno == ENOTEMPTY || errno == EEXIST)
+				again = true;
+			else if (errno != ENOENT)
+				r = -errno;
+		}
+		closedir(d);
+	}
+	if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	return r;
+}
+
+static int remove_tree(const char *path)
+{
+	return remove_tree_at(AT_FDCWD, path);
+}
+
 static void remove_dir(struct rt *rt, const char *id)
 {
 	char dir[4096];
 
 	if (sandbox_dir(rt, id, NULL, dir, sizeof(dir)) == 0)
-		rm_rf(dir);
+		remove_tree(dir);
 }
 
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
@@ -694,7 +808,7 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 	}
 	q = sandbox_dir(rt, id, NULL, dir, sizeof(dir));
 	if (q == 0)
-		q = rm_rf(dir);
+		q = remove_tree(dir);
 	if (q < 0 && r == 0)
 		r = q;
 	log_sbx(LOG_DEBUG, id, "destroyed in %.2f ms (kill %.2f, cgroups %.2f) (%s)",
@@ -752,7 +866,7 @@ int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), vo
 		/* A name that is no valid id was never ours to create: remove it too. */
 		if (id_valid(de->d_name) && keep(de->d_name, ud))
 			continue;
-		int r = rm_rf_at(dfd, de->d_name);
+		int r = remove_tree_at(dfd, de->d_name);
 		if (r < 0 && c.result == 0)
 			c.result = r;
 	}

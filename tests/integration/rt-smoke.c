@@ -373,9 +373,32 @@ int main(int argc, char **argv)
 		kill(other, SIGKILL);
 		waitpid(other, NULL, 0);
 
+		/* What a hostile sandbox could leave in its upper layer: a very deep
+		 * tree and a symlink out to a host directory. */
+		snprintf(path, sizeof(path), "%s/sandboxes/%s/upper", state, spec.id);
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		for (int depth = 0; dfd >= 0 && depth < 1000; depth++) {
+			mkdirat(dfd, "d", 0700);
+			int next = openat(dfd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			close(dfd);
+			dfd = next;
+		}
+		if (dfd >= 0) {
+			close(openat(dfd, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+			close(dfd);
+		}
+		mkdir("/tmp/rt-smoke-canary", 0700);
+		close(open("/tmp/rt-smoke-canary/keep", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+		snprintf(path, sizeof(path), "%s/sandboxes/%s/upper/evil", state, spec.id);
+		symlink("/tmp/rt-smoke-canary", path);
+
 		t = now_mono_us();
 		r = rt_destroy(rt, spec.id, spec.slot, sb.pid, sb.start_time);
-		CHECK(r == 0, "destroy in %.2f ms (%d)", (now_mono_us() - t) / 1000.0, r);
+		CHECK(r == 0, "destroy (with a 1000-deep tree in upper) in %.2f ms (%d)",
+		      (now_mono_us() - t) / 1000.0, r);
+		CHECK(access("/tmp/rt-smoke-canary/keep", F_OK) == 0,
+		      "a symlink in upper is not followed");
+		rm_rf("/tmp/rt-smoke-canary");
 		check_gone(&sb, state, spec.id, spec.slot);
 		close(sb.pidfd);
 		CHECK(rt_destroy(rt, spec.id, spec.slot, sb.pid, sb.start_time) == 0,
