@@ -165,6 +165,14 @@ static void app_handler(struct http_conn *c, struct http_request *req, void *ud)
 		gate_wait(t);
 		http_stream_write(c, "second", 6);
 		http_stream_end(c);
+	} else if (strcmp(req->path, "/waitclose") == 0) {
+		/* A stream that waits for the client to go away, as a command stream does. */
+		struct pollfd pfd = {.fd = http_conn_fd(c), .events = POLLRDHUP};
+
+		http_stream_start(c, 200, "text/plain", NULL);
+		http_stream_write(c, "first", 5);
+		r = poll(&pfd, 1, 10000);
+		notifyf(t, "closed=%d", r == 1 && http_conn_peer_closed(c));
 	} else if (strcmp(req->path, "/readbody") == 0) {
 		char tmp[4096];
 		ssize_t n;
@@ -888,6 +896,52 @@ static void test_forward_eof(void **state)
 	client_close(&cl);
 }
 
+static void test_forward_upgrade(void **state)
+{
+	struct fwd_fixture *f = *state;
+	struct client cl;
+	char req[160];
+
+	f->raw_answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n"
+	                "\r\nraw-bytes";
+	snprintf(
+	    req, sizeof(req),
+	    "GET /ws HTTP/1.1\r\nUpgrade: x\r\nConnection: Upgrade\r\nX-Backend-Port: %u\r\n\r\n",
+	    f->raw_port);
+	client_open(&cl, f->front.port);
+	client_sends(&cl, req);
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 101);
+	assert_true(cl.p.upgrade);
+	/* What follows the 101 is relayed raw, then the backend's close ends the pipe. */
+	while (cl.len - cl.off < 9) {
+		ssize_t n = recv(cl.fd, cl.buf + cl.len, sizeof(cl.buf) - cl.len, 0);
+
+		assert_true(n > 0);
+		cl.len += (size_t)n;
+	}
+	assert_memory_equal(cl.buf + cl.off, "raw-bytes", 9);
+	cl.off = cl.len;
+	assert_true(client_sees_eof(&cl));
+	client_close(&cl);
+}
+
+static void test_forward_stream_client_gone(void **state)
+{
+	struct fwd_fixture *f = *state;
+	struct client cl;
+	char line[64];
+
+	/* The client leaves while a forwarded stream idles: the backend must see it. */
+	client_open(&cl, f->front.port);
+	client_sends(&cl, "GET /waitclose HTTP/1.1\r\n\r\n");
+	client_reset_resp(&cl);
+	client_pump(&cl, until_body_has, "first");
+	client_close(&cl);
+	notify_read(&f->t, line, sizeof(line));
+	assert_string_equal(line, "closed=1");
+}
+
 static void test_forward_client_gone(void **state)
 {
 	struct fwd_fixture *f = *state;
@@ -995,6 +1049,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forward_stream, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_eof, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_client_gone, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_upgrade, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_stream_client_gone, fwd_setup,
+	                                    fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
 	};
 
