@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +59,7 @@ struct proc {
 	int64_t deadline_us;
 	bool killed_deadline;
 	bool aborted; /* the spawn failed: the pump thread just exits */
+	bool is_pty;  /* out_fd is the terminal's master; stdin_fd a duplicate of it */
 	pthread_cond_t exit_cond;
 	struct proc_sub *subs;
 
@@ -307,7 +310,8 @@ static void pump_read(struct proc *p, int *fd, enum event_output which, char *ch
 	struct buf b = BUF_INIT;
 	ssize_t n;
 
-	n = read(*fd, chunk, EVENT_DATA_MAX);
+	/* A terminal master reads EIO once the last slave fd is closed: that is its end. */
+	n = read(*fd, chunk, which == EVENT_PTY ? EVENT_PTY_DATA_MAX : EVENT_DATA_MAX);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -366,7 +370,7 @@ static void *pump_main(void *arg)
 		if (poll(pfd, (nfds_t)n, timeout) <= 0)
 			continue;
 		if (out_i >= 0 && pfd[out_i].revents)
-			pump_read(p, &p->out_fd, EVENT_STDOUT, chunk);
+			pump_read(p, &p->out_fd, p->is_pty ? EVENT_PTY : EVENT_STDOUT, chunk);
 		if (err_i >= 0 && pfd[err_i].revents)
 			pump_read(p, &p->err_fd, EVENT_STDERR, chunk);
 	}
@@ -465,6 +469,9 @@ __attribute__((noreturn)) static void child_run(const struct proc_spec *spec, in
 		child_fail(report_fd, STAGE_SETUP);
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		child_fail(report_fd, STAGE_SETUP);
+	/* A terminal becomes the controlling terminal of the new session. */
+	if (spec->pty && ioctl(0, TIOCSCTTY, 0) < 0)
+		child_fail(report_fd, STAGE_SETUP);
 	if (spec->switch_user) {
 		if (setgroups(spec->n_groups, spec->groups) < 0 || setgid(spec->gid) < 0 ||
 		    setuid(spec->uid) < 0)
@@ -530,6 +537,7 @@ static struct proc *proc_alloc(struct proc_table *t, const struct proc_spec *spe
 	p->refs = 1;
 	p->stdin_fd = p->out_fd = p->err_fd = -1;
 	p->deadline_us = spec->deadline_us;
+	p->is_pty = spec->pty;
 	cond_init_mono(&p->exit_cond);
 	pthread_mutex_init(&p->stdin_lock, NULL);
 	p->tag = spec->tag ? strdup(spec->tag) : NULL;
@@ -541,6 +549,40 @@ static struct proc *proc_alloc(struct proc_table *t, const struct proc_spec *spe
 		return NULL;
 	}
 	return p;
+}
+
+/* Opens a terminal pair sized cols x rows, its slave owned by the target user. */
+static int open_pty(const struct proc_spec *spec, int *ret_master, int *ret_slave)
+{
+	struct winsize ws = {.ws_row = spec->rows ? spec->rows : 24,
+	                     .ws_col = spec->cols ? spec->cols : 80};
+	int master, slave, r;
+	char name[64];
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -errno;
+	if (unlockpt(master) < 0 || ioctl(master, TIOCSWINSZ, &ws) < 0)
+		goto fail;
+	/* TIOCGPTPEER needs no path: it works whatever devpts is mounted where. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		if (ptsname_r(master, name, sizeof(name)) != 0)
+			goto fail;
+		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (slave < 0)
+			goto fail;
+	}
+	/* The user owns its terminal, as login does (failure only affects mesg/write). */
+	if (spec->switch_user)
+		(void)!fchown(slave, spec->uid, (gid_t)-1);
+	*ret_master = master;
+	*ret_slave = slave;
+	return 0;
+fail:
+	r = -errno;
+	close(master);
+	return r;
 }
 
 int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_sub **ret_sub,
@@ -556,16 +598,23 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 	pid_t pid;
 	int r;
 
-	if (spec->pty) {
-		rpc_fail(e, "unimplemented", "pty processes are not supported yet");
-		return -EOPNOTSUPP;
-	}
 	p = proc_alloc(t, spec);
 	if (!p) {
 		rpc_fail(e, "resource_exhausted", "out of memory");
 		return -ENOMEM;
 	}
-	if (spec->stdin_pipe) {
+	if (spec->pty) {
+		/* in[0] is the slave (the child's 0-2), out[0] the master, in[1] a dup of it. */
+		r = open_pty(spec, &out[0], &in[0]);
+		if (r < 0) {
+			rpc_fail(e, "internal", "error starting process: opening a pty: %s",
+			         strerror(-r));
+			goto out_fail;
+		}
+		in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
+		if (in[1] < 0 || pipe2(rep, O_CLOEXEC) < 0)
+			goto out_errno;
+	} else if (spec->stdin_pipe) {
 		if (pipe2(in, O_CLOEXEC) < 0)
 			goto out_errno;
 	} else {
@@ -573,7 +622,8 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 		if (in[0] < 0)
 			goto out_errno;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0)
+	if (!spec->pty &&
+	    (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0))
 		goto out_errno;
 
 	pthread_mutex_lock(&t->lock);
@@ -604,8 +654,11 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 	}
 	t->n_pumps++;
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		if (spec->pty)
+			child_run(spec, in[0], in[0], in[0], rep[1]);
 		child_run(spec, in[0], out[1], err[1], rep[1]);
+	}
 	if (pid < 0) {
 		r = -errno;
 		p->aborted = true;
@@ -626,14 +679,8 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 	t->n_live++;
 	pthread_mutex_unlock(&t->lock);
 
-	close(in[0]);
-	in[0] = -1;
-	close(out[1]);
-	out[1] = -1;
-	close(err[1]);
-	err[1] = -1;
-	close(rep[1]);
-	rep[1] = -1;
+	close_pair((int[2]){TAKE_FD(in[0]), TAKE_FD(out[1])});
+	close_pair((int[2]){TAKE_FD(err[1]), TAKE_FD(rep[1])});
 	do
 		n = read(rep[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
@@ -877,8 +924,7 @@ int proc_write_input(struct proc_table *t, uint32_t pid, bool pty, const void *d
 
 	if (!p)
 		return -ENOENT;
-	if (pty) {
-		/* PTY processes are not implemented yet, so no process has a terminal. */
+	if (pty != p->is_pty) {
 		put(t, p);
 		return -ENOTTY;
 	}
@@ -903,6 +949,10 @@ int proc_close_stdin(struct proc_table *t, uint32_t pid)
 
 	if (!p)
 		return -ENOENT;
+	if (p->is_pty) {
+		put(t, p);
+		return -ENOTTY;
+	}
 	pthread_mutex_lock(&p->stdin_lock);
 	fd = p->stdin_fd;
 	p->stdin_fd = -1;
@@ -915,14 +965,25 @@ int proc_close_stdin(struct proc_table *t, uint32_t pid)
 
 int proc_resize(struct proc_table *t, uint32_t pid, uint16_t cols, uint16_t rows)
 {
+	struct winsize ws = {.ws_row = rows ? rows : 24, .ws_col = cols ? cols : 80};
 	struct proc *p = get_live(t, pid);
+	int r = 0;
 
-	(void)cols;
-	(void)rows;
 	if (!p)
 		return -ENOENT;
+	if (!p->is_pty) {
+		put(t, p);
+		return -ENOTTY;
+	}
+	/* The kernel sends SIGWINCH to the terminal's foreground process group. */
+	pthread_mutex_lock(&p->stdin_lock);
+	if (p->stdin_fd < 0)
+		r = -ENOENT;
+	else if (ioctl(p->stdin_fd, TIOCSWINSZ, &ws) < 0)
+		r = -errno;
+	pthread_mutex_unlock(&p->stdin_lock);
 	put(t, p);
-	return -ENOTTY;
+	return r;
 }
 
 int proc_list_json(struct proc_table *t, struct buf *out)

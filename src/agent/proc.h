@@ -38,7 +38,7 @@ struct proc_spec {
 	size_t n_groups;
 	bool switch_user; /* false: keep the agent's credentials */
 	bool stdin_pipe;  /* false: stdin is /dev/null */
-	bool pty;         /* reserved: rejected with -EOPNOTSUPP for now */
+	bool pty;         /* a terminal (cols x rows) as 0-2 and controlling tty; output "pty" */
 	uint16_t cols, rows;
 	int64_t deadline_us;     /* CLOCK_MONOTONIC µs (now_mono_us) at which to kill; 0: none */
 	const char *tag;         /* NULL: none; copied */
