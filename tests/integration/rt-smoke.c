@@ -4,12 +4,14 @@
  * from the host only, what a sandbox looks like and that nothing of it
  * remains after rt_destroy. Prints create/destroy timings.
  *
- *   rt-smoke [--agent PATH] [--no-cgroups] [--no-net] [--state DIR] [-n LOOPS]
+ *   rt-smoke [--agent PATH] [--no-cgroups] [--no-net] [--state DIR] [-n LOOPS] [--exec CMD]
  *
  * The default agent is rt-probe (built beside this program), which records
  * its own view of the isolation in /tmp/probe.txt inside the sandbox.
  * --no-cgroups / --no-net run the runtime's test-only mode (rt_config.cgroups
- * or .net NULL). Exit status 0 when every check passed.
+ * or .net NULL). --exec runs CMD on the host while the first sandbox lives,
+ * with SANDBOX_ADDR, SANDBOX_ID and SANDBOX_PID set (see rt-exec.py).
+ * Exit status 0 when every check passed.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -195,6 +197,7 @@ int main(int argc, char **argv)
 {
 	char agent[PATH_MAX], state[PATH_MAX] = "/tmp/warren-rt-smoke";
 	bool use_cg = true, use_net = true, own_state = true;
+	const char *exec_cmd = NULL;
 	int loops = 5, opt;
 	struct warren_error err = {0};
 	struct cgroup_mgr *cg = NULL;
@@ -212,11 +215,15 @@ int main(int argc, char **argv)
 	strcpy(strrchr(agent, '/') + 1, "rt-probe");
 
 	static const struct option opts[] = {
-	    {"agent", required_argument, NULL, 'a'}, {"no-cgroups", no_argument, NULL, 'C'},
-	    {"no-net", no_argument, NULL, 'N'},      {"state", required_argument, NULL, 's'},
-	    {"loops", required_argument, NULL, 'n'}, {},
+	    {"agent", required_argument, NULL, 'a'},
+	    {"no-cgroups", no_argument, NULL, 'C'},
+	    {"no-net", no_argument, NULL, 'N'},
+	    {"state", required_argument, NULL, 's'},
+	    {"loops", required_argument, NULL, 'n'},
+	    {"exec", required_argument, NULL, 'e'},
+	    {},
 	};
-	while ((opt = getopt_long(argc, argv, "a:CNs:n:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "a:CNs:n:e:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			snprintf(agent, sizeof(agent), "%s", optarg);
@@ -234,9 +241,12 @@ int main(int argc, char **argv)
 		case 'n':
 			loops = atoi(optarg);
 			break;
+		case 'e':
+			exec_cmd = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: rt-smoke [--agent P] [--no-cgroups] [--no-net] "
-			                "[--state DIR] [-n LOOPS]\n");
+			                "[--state DIR] [-n LOOPS] [--exec CMD]\n");
 			return 2;
 		}
 	}
@@ -351,8 +361,22 @@ int main(int argc, char **argv)
 			if (s >= 0)
 				close(s);
 		}
-		printf("#     /sys mounted: %s; cgroup view: %s\n",
-		       strcmp(probe("sys_mounted"), "0") == 0 ? "yes" : "no", probe("cgroup"));
+		if (exec_cmd) {
+			/* A host command against the live sandbox (e.g. rt-exec.py). */
+			char ip[INET_ADDRSTRLEN], pidstr[16];
+			inet_ntop(AF_INET, &sb.addr, ip, sizeof(ip));
+			snprintf(pidstr, sizeof(pidstr), "%d", (int)sb.pid);
+			setenv("SANDBOX_ADDR", ip, 1);
+			setenv("SANDBOX_ID", spec.id, 1);
+			setenv("SANDBOX_PID", pidstr, 1);
+			fflush(stdout);
+			int status = system(exec_cmd);
+			CHECK(status == 0, "--exec %s (status %d)", exec_cmd, status);
+		}
+		if (probe_mode)
+			printf("#     /sys mounted: %s; cgroup view: %s\n",
+			       strcmp(probe("sys_mounted"), "0") == 0 ? "yes" : "no",
+			       probe("cgroup"));
 
 		int fd = rt_adopt(rt, sb.pid, sb.start_time + 1);
 		CHECK(fd == -ESRCH, "adopt with a wrong start time refused");
