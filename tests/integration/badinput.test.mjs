@@ -275,7 +275,15 @@ describe('data plane', () => {
 
 describe('broken HTTP', () => {
 	test('garbage bytes on the socket', async () => {
-		for (const bytes of [crypto.randomBytes(4096), Buffer.from('\r\n\r\n\r\n'), Buffer.from('GET\x00/ HTTP/1.1\r\n\r\n'), Buffer.from('POST / HTTP/9.9\r\n\r\n')]) {
+		// (Leading empty lines alone are not garbage: RFC 9112 2.2 lets a server ignore them and wait.)
+		const garbage = [
+			Buffer.concat([Buffer.from([0x80]), crypto.randomBytes(4095)]),
+			Buffer.from('GET\x00/ HTTP/1.1\r\n\r\n'),
+			Buffer.from('POST / HTTP/9.9\r\n\r\n'),
+			Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'), // a TLS ClientHello
+			Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), // an h2c preface
+		];
+		for (const bytes of garbage) {
 			const r = await rawExchange(w, bytes, { timeoutMs: 3000 });
 			const status = r.data.toString('latin1').match(/^HTTP\/1\.[01] (\d{3})/);
 			assert.ok(r.closed || (status && status[1].startsWith('4')), `garbage answered with: ${r.data.toString('latin1').slice(0, 80)}`);

@@ -141,6 +141,7 @@ export async function runRaw(w, sbx, cmd, opts = {}) {
 		if (ev.data?.stderr) out.stderr += Buffer.from(ev.data.stderr, 'base64').toString();
 		if (ev.end) out.end = ev.end;
 	}
+	if (!opts.allowError && !out.end) throw new Error(`Process.Start "${cmd}": stream ended without an end event: ${JSON.stringify(out.trailer)}`);
 	return out;
 }
 

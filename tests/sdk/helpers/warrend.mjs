@@ -206,7 +206,9 @@ export async function startWarrend(opts = {}) {
 	w.terminate = async (timeoutMs = 30000) => {
 		if (!w.alive()) return w.proc ? await w.exited : null;
 		w.proc.kill('SIGTERM');
-		const r = await Promise.race([w.exited, sleep(timeoutMs).then(() => null)]);
+		let timer;
+		const r = await Promise.race([w.exited, new Promise((res) => (timer = setTimeout(() => res(null), timeoutMs)))]);
+		clearTimeout(timer);
 		if (r) return r;
 		w.proc.kill('SIGKILL');
 		await w.exited;
