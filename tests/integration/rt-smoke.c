@@ -33,7 +33,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_internal.h"
 #include "runtime/net.h"
+#include "runtime/net_internal.h"
 #include "runtime/sandbox.h"
 
 #define SLOT0 50000u
@@ -491,6 +493,11 @@ int main(int argc, char **argv)
 		       loops, c_total / 1000.0 / loops, c_max / 1000.0, d_total / 1000.0 / loops);
 
 	rt_free(rt);
+	/* The smoke bridge, its firewall tables and the parent cgroups are ours too. */
+	if (net)
+		CHECK(net_mgr_remove(net) == 0, "smoke bridge and firewall removed");
+	if (cg)
+		CHECK(cgroup_mgr_remove(cg) == 0, "smoke parent cgroups removed");
 	net_mgr_free(net);
 	cgroup_mgr_free(cg);
 	if (own_state)
