@@ -4,8 +4,8 @@
  * init, it probes its own isolation, writes "key=value" lines to
  * /tmp/probe.txt (read by rt-smoke through /proc/<pid>/root), signals
  * readiness on WARREN_READY_FD and then waits to be killed.
- * With PROBE_FAIL=1 in its environment it exits at once instead (to test
- * rt_create's failure path).
+ * With PROBE_FAIL=1 in its environment it exits at once instead, with
+ * PROBE_HANG=1 it never becomes ready (to test rt_create's failure paths).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -181,6 +181,9 @@ int main(void)
 
 	if (getenv("PROBE_FAIL"))
 		return 3;
+	if (getenv("PROBE_HANG"))
+		for (;;)
+			pause();
 	out = fopen("/tmp/probe.txt", "we");
 	if (!out)
 		return 4;

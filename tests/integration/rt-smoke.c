@@ -441,6 +441,33 @@ int main(int argc, char **argv)
 		sb.pid = 0;
 		check_gone(&sb, state, bad.id, bad.slot);
 	}
+	if (probe_mode) {
+		static char *const hang_env[] = {"PROBE_HANG=1", NULL};
+		bad.id = "smokehang";
+		bad.agent_env = hang_env;
+		bad.ready_timeout_ms = 300;
+		t = now_mono_us();
+		r = rt_create(rt, &bad, &sb, &err);
+		CHECK(r == -ETIMEDOUT, "agent never ready -> %s after %.0f ms", err.msg,
+		      (now_mono_us() - t) / 1000.0);
+		sb.pid = 0;
+		check_gone(&sb, state, bad.id, bad.slot);
+		bad.ready_timeout_ms = 0;
+	}
+	/* A failing setup step in the child is reported by name. */
+	char usr[PATH_MAX], usr_off[PATH_MAX];
+	snprintf(usr, sizeof(usr), "%s/templates/base/rootfs/usr", state);
+	snprintf(usr_off, sizeof(usr_off), "%s/templates/base/rootfs/usr.off", state);
+	if (rename(usr, usr_off) == 0) {
+		bad.id = "smokenousr";
+		bad.agent_env = probe_env;
+		r = rt_create(rt, &bad, &sb, &err);
+		CHECK(r == -ENOENT && strstr(err.msg, "binding /usr read-only: No such file"),
+		      "child setup error reported: %s", err.msg);
+		sb.pid = 0;
+		check_gone(&sb, state, bad.id, bad.slot);
+		rename(usr_off, usr);
+	}
 	bad.id = "Bad/Id";
 	CHECK(rt_create(rt, &bad, &sb, &err) == -EINVAL, "invalid id refused");
 	bad.id = "smokex";
