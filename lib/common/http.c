@@ -753,13 +753,23 @@ static void conn_free(struct http_conn *c)
 static void conn_linger(struct http_conn *c)
 {
 	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	struct timespec now, end;
 	size_t total = 0;
 	char tmp[4096];
 	ssize_t n;
+	int left;
 
 	if (shutdown(c->fd, SHUT_WR) < 0)
 		return;
-	while (total < HTTP_DRAIN_LIMIT && poll(&pfd, 1, 500) > 0) {
+	/* At most 2 s in all, however slowly the client trickles. */
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 2;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left =
+		    (int)((end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000);
+		if (left <= 0 || total >= HTTP_DRAIN_LIMIT || poll(&pfd, 1, left) <= 0)
+			break;
 		n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
 		if (n <= 0)
 			break;
