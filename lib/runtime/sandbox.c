@@ -751,7 +751,6 @@ fail:
 	if (cg_made)
 		cgroup_destroy(rt->cgroups, spec->id);
 	remove_dir(rt, spec->id);
-	err_prefix(err, "creating sandbox %s", spec->id);
 	return r < 0 ? r : -EIO;
 }
 
