@@ -153,7 +153,11 @@ int api_parse_create(const char *body, size_t len, struct api_create_req *ret,
 		            API_TEMPLATE_ID_MAX);
 		goto out;
 	}
-	strcpy(req.template_id, json_string_value(v));
+	api_template_name(json_string_value(v), req.template_id);
+	if (!req.template_id[0]) {
+		r = err_set(err, EINVAL, "field 'templateID' names no template");
+		goto out;
+	}
 
 	r = get_timeout(root, "timeout", false, API_TIMEOUT_DEFAULT, 1, &req.timeout_s, err);
 	if (r < 0)
@@ -370,6 +374,18 @@ void api_format_time(int64_t ms, char out[32])
 	if (!gmtime_r(&secs, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
 		snprintf(base, sizeof(base), "1970-01-01T00:00:00");
 	snprintf(out, 32, "%s.%03dZ", base, frac);
+}
+
+void api_template_name(const char *template_id, char *out)
+{
+	const char *slash = strrchr(template_id, '/');
+	const char *name = slash ? slash + 1 : template_id;
+	size_t len = strcspn(name, ":");
+
+	if (len > API_TEMPLATE_ID_MAX)
+		len = API_TEMPLATE_ID_MAX;
+	memcpy(out, name, len);
+	out[len] = '\0';
 }
 
 bool api_sbx_id_valid(const char *id)

@@ -68,6 +68,13 @@ bool api_metadata_matches(const json_t *metadata, const json_t *filter);
 /* "2026-01-02T03:04:05.678Z" from unix milliseconds. out must hold 32 bytes. */
 void api_format_time(int64_t ms, char out[32]);
 
+/*
+ * The template name in a templateID, which may be "name", "name:tag" or
+ * "namespace/name:tag" (WIRE §2.4): the namespace and tag are dropped, since
+ * warren has one namespace and untagged templates. out holds API_TEMPLATE_ID_MAX + 1.
+ */
+void api_template_name(const char *template_id, char *out);
+
 /* A sandbox id as warren makes them: 1..API_SBX_ID_MAX of [a-z0-9]. */
 bool api_sbx_id_valid(const char *id);
 

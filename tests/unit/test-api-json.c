@@ -65,6 +65,7 @@ static void test_create_invalid(void **state)
 	expect_create_error("{}", "templateID");
 	expect_create_error("{\"templateID\":5}", "templateID");
 	expect_create_error("{\"templateID\":\"\"}", "templateID");
+	expect_create_error("{\"templateID\":\"ns/:tag\"}", "templateID");
 	expect_create_error("{\"templateID\":\"base\",\"timeout\":\"5\"}", "timeout");
 	expect_create_error("{\"templateID\":\"base\",\"timeout\":1.5}", "timeout");
 	expect_create_error("{\"templateID\":\"base\",\"timeout\":0}", "timeout");
@@ -161,12 +162,16 @@ static void test_metadata_filter(void **state)
 
 static void test_time_and_ids(void **state)
 {
-	char t[32];
+	char t[API_TEMPLATE_ID_MAX + 1];
 
 	api_format_time(0, t);
 	assert_string_equal(t, "1970-01-01T00:00:00.000Z");
 	api_format_time(1700000000123LL, t);
 	assert_string_equal(t, "2023-11-14T22:13:20.123Z");
+	api_template_name("team/base:latest", t);
+	assert_string_equal(t, "base");
+	api_template_name("base", t);
+	assert_string_equal(t, "base");
 	assert_true(api_sbx_id_valid("abc123"));
 	assert_false(api_sbx_id_valid(""));
 	assert_false(api_sbx_id_valid("ABC"));
