@@ -34,9 +34,9 @@ static void test_create_valid(void **state)
 	struct warren_error err;
 
 	assert_int_equal(create("{\"templateID\":\"base\",\"metadata\":{\"user\":\"a b\",\"app\":"
-				"\"x=y\"},\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}",
-				&req, &err),
-			 0);
+	                        "\"x=y\"},\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}",
+	                        &req, &err),
+	                 0);
 	assert_string_equal(req.template_id, "base");
 	assert_int_equal(req.timeout_s, 120);
 	assert_true(req.allow_internet);
@@ -50,9 +50,9 @@ static void test_create_valid(void **state)
 	assert_string_equal(req.metadata_json, "{}");
 	api_create_req_release(&req);
 	assert_int_equal(create("{\"templateID\":\"base\",\"timeout\":300,\"secure\":true,"
-				"\"allow_internet_access\":false,\"unknownField\":[1]}",
-				&req, &err),
-			 0);
+	                        "\"allow_internet_access\":false,\"unknownField\":[1]}",
+	                        &req, &err),
+	                 0);
 	assert_false(req.allow_internet);
 	api_create_req_release(&req);
 }
@@ -75,7 +75,7 @@ static void test_create_invalid(void **state)
 	expect_create_error("{\"templateID\":\"base\",\"envVars\":{\"A=B\":\"x\"}}", "A=B");
 	expect_create_error("{\"templateID\":\"base\",\"envVars\":{\"A\":\"x\\u0000y\"}}", "NUL");
 	expect_create_error("{\"templateID\":\"base\",\"allow_internet_access\":1}",
-			    "allow_internet_access");
+	                    "allow_internet_access");
 	expect_create_error("{\"templateID\":\"base\",\"autoPause\":\"no\"}", "autoPause");
 	expect_create_error("{\"templateID\":\"base\",\"network\":true}", "network");
 	expect_create_error("{\"templateID\":\"a\",\"templateID\":\"b\"}", "malformed JSON");
@@ -134,9 +134,8 @@ static void test_metadata_filter(void **state)
 	char *once = NULL;
 
 	/* {user:"a b", app:"x=y"} as the JS SDK sends it (WIRE §2.4), after the query decode. */
-	assert_int_equal(api_query_get("metadata=user%3Da%252520b%26app%3Dx%25253Dy", "metadata",
-				       &once),
-			 1);
+	assert_int_equal(
+	    api_query_get("metadata=user%3Da%252520b%26app%3Dx%25253Dy", "metadata", &once), 1);
 	assert_int_equal(api_metadata_filter_parse(once, &f, &err), 0);
 	free(once);
 	assert_int_equal(json_object_size(f), 2);
@@ -199,13 +198,13 @@ static void test_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_valid),
-		cmocka_unit_test(test_create_invalid),
-		cmocka_unit_test(test_connect_and_timeout),
-		cmocka_unit_test(test_unescape_and_query),
-		cmocka_unit_test(test_metadata_filter),
-		cmocka_unit_test(test_time_and_ids),
-		cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_create_valid),
+	    cmocka_unit_test(test_create_invalid),
+	    cmocka_unit_test(test_connect_and_timeout),
+	    cmocka_unit_test(test_unescape_and_query),
+	    cmocka_unit_test(test_metadata_filter),
+	    cmocka_unit_test(test_time_and_ids),
+	    cmocka_unit_test(test_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,7 @@ static int pidfd_open_(pid_t pid)
 }
 
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
-	      struct warren_error *err)
+              struct warren_error *err)
 {
 	pthread_mutex_lock(&rt->lock);
 	for (int i = 0; i < 3 && spec->agent_env[i]; i++)
@@ -141,8 +141,13 @@ struct fx {
 static struct registry *make_registry(struct fx *f, unsigned max)
 {
 	struct registry_config cfg = {
-		.rt = &f->rt, .store = f->store, .max_sandboxes = max,
-		.cpu_count = 2, .memory_mb = 512, .disk_mb = 10240, .pids_max = 100,
+	    .rt = &f->rt,
+	    .store = f->store,
+	    .max_sandboxes = max,
+	    .cpu_count = 2,
+	    .memory_mb = 512,
+	    .disk_mb = 10240,
+	    .pids_max = 100,
 	};
 	return registry_new(&cfg);
 }
@@ -169,7 +174,10 @@ static int setup(void **state)
 	assert_non_null(f->reg);
 	f->api = (struct api){.reg = f->reg, .store = f->store, .proxy = NULL};
 	struct http_server_config hc = {
-		.host = "127.0.0.1", .listen_fd = -1, .handler = api_handle, .userdata = &f->api,
+	    .host = "127.0.0.1",
+	    .listen_fd = -1,
+	    .handler = api_handle,
+	    .userdata = &f->api,
 	};
 	assert_int_equal(http_server_new(&hc, &f->srv, NULL), 0);
 	f->port = http_server_port(f->srv);
@@ -211,7 +219,7 @@ static void resp_release(struct resp *r)
 
 /* Sends method path with the API key (when key) and a chunked body (when body). */
 static void request(struct fx *f, const char *method, const char *path, const char *key,
-		    const char *body, struct resp *r)
+                    const char *body, struct resp *r)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
 	struct buf out = BUF_INIT, in = BUF_INIT;
@@ -224,12 +232,13 @@ static void request(struct fx *f, const char *method, const char *path, const ch
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	buf_printf(&out, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method,
-		   path);
+	           path);
 	if (key)
 		buf_printf(&out, "x-api-key: %s\r\n", key);
 	if (body) {
 		/* Chunked, as the SDK sends control-plane bodies. */
-		buf_printf(&out, "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+		buf_printf(&out,
+		           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
 		if (*body)
 			buf_printf(&out, "%zx\r\n%s\r\n", strlen(body), body);
 		buf_puts(&out, "0\r\n\r\n");
@@ -310,7 +319,7 @@ static void test_auth_and_routes(void **state)
 	expect_error(&r, 401);
 	resp_release(&r);
 	request(f, "GET", "/v2/sandboxes", "e2b_0000000000000000000000000000000000000000", NULL,
-		&r);
+	        &r);
 	expect_error(&r, 401);
 	resp_release(&r);
 	request(f, "GET", "/nope", f->key, NULL, &r);
@@ -378,9 +387,9 @@ static void test_lifecycle(void **state)
 	int64_t end1;
 
 	request(f, "POST", "/v2/sandboxes", f->key,
-		"{\"templateID\":\"base\",\"metadata\":{\"user\":\"a b\",\"app\":\"x=y\"},"
-		"\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}",
-		&r);
+	        "{\"templateID\":\"base\",\"metadata\":{\"user\":\"a b\",\"app\":\"x=y\"},"
+	        "\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}",
+	        &r);
 	assert_int_equal(r.status, 201);
 	assert_string_equal(jstr(r.json, "templateID"), "base");
 	assert_string_equal(jstr(r.json, "envdVersion"), "0.6.13");
@@ -395,16 +404,16 @@ static void test_lifecycle(void **state)
 	assert_int_equal(ntohl(addr.s_addr), 0x0ac90002); /* slot 1 */
 
 	request(f, "POST", "/sandboxes", f->key,
-		"{\"templateID\":\"base\",\"timeout\":300,\"secure\":true,"
-		"\"allow_internet_access\":true}",
-		&r);
+	        "{\"templateID\":\"base\",\"timeout\":300,\"secure\":true,"
+	        "\"allow_internet_access\":true}",
+	        &r);
 	assert_int_equal(r.status, 201);
 	snprintf(id2, sizeof(id2), "%s", jstr(r.json, "sandboxID"));
 	resp_release(&r);
 
 	/* Metadata filter, triple-encoded as the SDK sends it. */
 	request(f, "GET", "/v2/sandboxes?state=running%2Cpaused&metadata=user%3Da%252520b", f->key,
-		NULL, &r);
+	        NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(r.json), 1);
 	it = json_array_get(r.json, 0);
@@ -599,12 +608,12 @@ static void test_recover(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_auth_and_routes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reaper, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_and_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reaper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

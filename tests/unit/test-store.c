@@ -55,11 +55,21 @@ static void test_sbx_round_trip(void **state)
 {
 	struct fixture *f = *state;
 	struct store_sbx a = {
-		.id = "abc123", .template_id = "base", .state = "running", .slot = 7,
-		.pid = 4242, .start_time = 123456789012ULL, .addr = "10.201.0.8",
-		.started_ms = 1700000000123LL, .end_ms = 1700000300123LL, .cpu_count = 2,
-		.memory_mb = 512, .disk_mb = 10240, .allow_internet = false,
-		.metadata = "{\"user\":\"a b\"}", .env = "{\"FOO\":\"bar\"}",
+	    .id = "abc123",
+	    .template_id = "base",
+	    .state = "running",
+	    .slot = 7,
+	    .pid = 4242,
+	    .start_time = 123456789012ULL,
+	    .addr = "10.201.0.8",
+	    .started_ms = 1700000000123LL,
+	    .end_ms = 1700000300123LL,
+	    .cpu_count = 2,
+	    .memory_mb = 512,
+	    .disk_mb = 10240,
+	    .allow_internet = false,
+	    .metadata = "{\"user\":\"a b\"}",
+	    .env = "{\"FOO\":\"bar\"}",
 	};
 	struct store_sbx b = {.id = "zzz", .template_id = "base", .state = "creating"};
 	struct store_sbx *rows;
@@ -141,10 +151,10 @@ static void test_key_format_and_hash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sbx_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-		cmocka_unit_test(test_key_format_and_hash),
+	    cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sbx_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test(test_key_format_and_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
