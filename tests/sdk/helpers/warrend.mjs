@@ -237,7 +237,7 @@ export async function startWarrend(opts = {}) {
 
 	w.cleanupHost = () => {
 		spawnSync('ip', ['link', 'del', w.bridge], { stdio: 'ignore' });
-		spawnSync('nft', ['delete', 'table', 'inet', w.bridge], { stdio: 'ignore' });
+		for (const family of ['inet', 'bridge', 'ip', 'ip6']) spawnSync('nft', ['delete', 'table', family, w.bridge], { stdio: 'ignore' });
 		for (const d of w.cgroupDirs()) rmdirTree(d);
 		if (w.ownsStateDir) {
 			const m = mountsUnder(w.stateDir);
