@@ -71,6 +71,24 @@ function ourLinks() {
 		.sort();
 }
 
+// Established TCP connections whose local port is warrend's (IPv4 and IPv6 tables).
+function clientConns(port) {
+	let n = 0;
+	for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+		let t = '';
+		try {
+			t = fs.readFileSync(f, 'utf8');
+		} catch {
+			continue;
+		}
+		for (const l of t.split('\n').slice(1)) {
+			const c = l.trim().split(/\s+/);
+			if (c.length > 3 && parseInt(c[1].split(':').pop(), 16) === Number(port) && c[3] === '01') n++;
+		}
+	}
+	return n;
+}
+
 const isDb = (f) => /(^|\/)[^/]*\.(db|sqlite)(-wal|-shm|-journal)?$/.test(f);
 
 function snapshot() {
@@ -116,7 +134,11 @@ async function cycle() {
 test(`${CYCLES} create/kill cycles leave nothing behind`, { timeout: 600_000 }, async () => {
 	// Warm-up: the first sandbox builds the template, the bridge and the parent cgroups.
 	for (let i = 0; i < 2; i++) await cycle();
-	const settle = async (ref) => waitFor(() => JSON.stringify(snapshot()) === JSON.stringify(ref) || undefined, { timeoutMs: 15000, intervalMs: 250 });
+	const settle = async (ref) => waitFor(() => JSON.stringify(snapshot()) === JSON.stringify(ref) || undefined, { timeoutMs: 25000, intervalMs: 250 });
+	// Idle keep-alive connections (undici closes them after 4 s) each hold a daemon thread and fd:
+	// both snapshots are taken with no client connection open.
+	const idle = await waitFor(() => clientConns(new URL(w.apiUrl).port) === 0, { timeoutMs: 20000, intervalMs: 200 });
+	assert.ok(idle, 'client connections to warrend stay open');
 	const first = snapshot();
 	assert.equal(first.sandboxProcs, 0, 'sandbox processes alive with no sandbox');
 	const dbSize = () => walk(w.stateDir).filter(isDb).reduce((a, f) => a + fs.statSync(path.join(w.stateDir, f)).size, 0);
