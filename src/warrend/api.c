@@ -89,6 +89,7 @@ enum route {
 	R_CONNECT_V2,
 	R_LOGS,
 	R_METRICS,
+	R_TEMPLATES,
 	R_BAD_METHOD,
 };
 
@@ -103,6 +104,8 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 	*ret_id = NULL;
 	if (s->n == 1 && seg_is(s, 0, "health"))
 		return get ? R_HEALTH : R_BAD_METHOD;
+	if (s->n == 1 && seg_is(s, 0, "templates"))
+		return get ? R_TEMPLATES : R_BAD_METHOD;
 	if (!seg_is(s, base, "sandboxes"))
 		return R_NONE;
 	if (s->n == base + 1) {
@@ -233,6 +236,9 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		break;
 	case R_METRICS:
 		api_sandbox_metrics(&x);
+		break;
+	case R_TEMPLATES:
+		api_template_list(&x);
 		break;
 	default:
 		http_reply_error(c, 404, "Not found");

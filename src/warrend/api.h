@@ -11,6 +11,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -21,11 +22,17 @@
 struct registry;
 struct store;
 struct proxy;
+struct cgroup_mgr;
 
 struct api {
 	struct registry *reg;
 	struct store *store;
-	struct proxy *proxy; /* NULL: no data plane */
+	struct proxy *proxy;        /* NULL: no data plane */
+	struct cgroup_mgr *cgroups; /* NULL: metrics are empty */
+	unsigned tpl_cpu_count;     /* the base template, for GET /templates */
+	unsigned tpl_memory_mb;
+	unsigned tpl_disk_mb;
+	int64_t started_ms; /* when warrend started: the template's createdAt */
 };
 
 /* http_handler_fn; userdata is a struct api. */
@@ -48,6 +55,7 @@ void api_sandbox_connect(struct api_route_ctx *x, int version);
 void api_sandbox_set_timeout(struct api_route_ctx *x);
 void api_sandbox_logs(struct api_route_ctx *x);
 void api_sandbox_metrics(struct api_route_ctx *x);
+void api_template_list(struct api_route_ctx *x);
 
 /* Sends json (consumed) with status; 500 when it cannot be serialised. */
 void api_reply_json(struct http_conn *c, int status, json_t *json, const char *const *hdrs);

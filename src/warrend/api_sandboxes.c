@@ -11,6 +11,8 @@
 #include "api.h"
 #include "api_json.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "runtime/cgroup.h"
 #include "registry.h"
 
 #define CLIENT_ID "warren"
@@ -173,16 +175,55 @@ void api_sandbox_logs(struct api_route_ctx *x)
 	api_reply_json(x->c, 200, json_pack("{s:[], s:[]}", "logs", "logEntries"), NULL);
 }
 
+/* One SandboxMetric sample from the sandbox's cgroups; CPU is the average since start. */
 void api_sandbox_metrics(struct api_route_ctx *x)
 {
 	struct registry_info info;
+	struct cgroup_stats st;
+	json_t *arr = json_array();
+	int64_t now = now_real_ms();
+	char ts[32];
 
 	if (registry_get(x->api->reg, x->id, &info) < 0) {
+		json_decref(arr);
 		reply_not_found(x);
 		return;
 	}
+	if (arr && x->api->cgroups && cgroup_read_stats(x->api->cgroups, x->id, &st) == 0) {
+		double elapsed_us = (double)(now - info.started_ms) * 1000.0 * info.cpu_count;
+		double pct = elapsed_us > 0 ? 100.0 * (double)st.cpu_usage_us / elapsed_us : 0.0;
+
+		api_format_time(now, ts);
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:I, s:i, s:f, s:I, s:I, s:I, s:I, s:I}", "timestamp", ts,
+		                   "timestampUnix", (json_int_t)(now / 1000), "cpuCount",
+		                   (int)info.cpu_count, "cpuUsedPct", pct > 100.0 ? 100.0 : pct,
+		                   "memUsed", (json_int_t)st.memory_bytes, "memTotal",
+		                   (json_int_t)info.memory_mb << 20, "memCache", (json_int_t)0,
+		                   "diskUsed", (json_int_t)0, "diskTotal",
+		                   (json_int_t)info.disk_mb << 20));
+	}
 	registry_info_release(&info);
-	api_reply_json(x->c, 200, json_array(), NULL);
+	api_reply_json(x->c, 200, arr, NULL);
+}
+
+/* GET /templates: the one built-in template. */
+void api_template_list(struct api_route_ctx *x)
+{
+	const struct api *a = x->api;
+	char created[32];
+
+	api_format_time(a->started_ms, created);
+	api_reply_json(
+	    x->c, 200,
+	    json_pack("[{s:s, s:s, s:i, s:i, s:i, s:b, s:[s], s:[s], s:s, s:s, s:n, s:n, s:i, "
+	              "s:i, s:s, s:s}]",
+	              "templateID", "base", "buildID", "base", "cpuCount", (int)a->tpl_cpu_count,
+	              "memoryMB", (int)a->tpl_memory_mb, "diskSizeMB", (int)a->tpl_disk_mb,
+	              "public", 1, "aliases", "base", "names", "base", "createdAt", created,
+	              "updatedAt", created, "createdBy", "lastSpawnedAt", "spawnCount", 0,
+	              "buildCount", 1, "envdVersion", WARREN_ENVD_VERSION, "buildStatus", "ready"),
+	    NULL);
 }
 
 /* nextToken is "<startedAt ms>_<sandbox id>" of the last sandbox of the previous page. */

@@ -276,7 +276,16 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	api = (struct api){.reg = d.reg, .store = d.store, .proxy = d.proxy};
+	api = (struct api){
+	    .reg = d.reg,
+	    .store = d.store,
+	    .proxy = d.proxy,
+	    .cgroups = d.cgroups,
+	    .tpl_cpu_count = BASE_CPU_COUNT,
+	    .tpl_memory_mb = BASE_MEMORY_MB,
+	    .tpl_disk_mb = BASE_DISK_MB,
+	    .started_ms = now_real_ms(),
+	};
 	r = registry_recover(d.reg);
 	if (r < 0)
 		log_warn("recovering sandboxes: %s", strerror(-r));

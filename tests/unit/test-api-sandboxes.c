@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "proxy.h"
 #include "registry.h"
+#include "runtime/cgroup.h"
 #include "runtime/sandbox.h"
 #include "store.h"
 
@@ -113,6 +114,17 @@ int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), vo
 	return 0;
 }
 
+/* Fixed usage figures, to see them in GET /sandboxes/{id}/metrics. */
+struct cgroup_mgr {
+	int dummy;
+};
+
+int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats *ret)
+{
+	*ret = (struct cgroup_stats){.cpu_usage_us = 0, .memory_bytes = 1 << 20, .pids = 3};
+	return 0;
+}
+
 /* The data plane is not under test here. */
 bool proxy_wants(const struct proxy *p, const struct http_request *req)
 {
@@ -132,6 +144,7 @@ struct fx {
 	struct rt rt;
 	struct registry *reg;
 	struct api api;
+	struct cgroup_mgr cg;
 	struct http_server *srv;
 	pthread_t srv_thread;
 	uint16_t port;
@@ -172,7 +185,13 @@ static int setup(void **state)
 	assert_int_equal(auth_key_store(f->store, f->key), 0);
 	f->reg = make_registry(f, 3);
 	assert_non_null(f->reg);
-	f->api = (struct api){.reg = f->reg, .store = f->store, .proxy = NULL};
+	f->api = (struct api){.reg = f->reg,
+	                      .store = f->store,
+	                      .proxy = NULL,
+	                      .cgroups = &f->cg,
+	                      .tpl_cpu_count = 2,
+	                      .tpl_memory_mb = 512,
+	                      .tpl_disk_mb = 10240};
 	struct http_server_config hc = {
 	    .host = "127.0.0.1",
 	    .listen_fd = -1,
@@ -488,6 +507,23 @@ static void test_lifecycle(void **state)
 	registry_info_release(&info);
 	request(f, "POST", path, f->key, "{}", &r);
 	expect_error(&r, 400);
+	resp_release(&r);
+
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	it = json_array_get(r.json, 0);
+	assert_int_equal(json_integer_value(json_object_get(it, "memUsed")), 1 << 20);
+	assert_int_equal(json_integer_value(json_object_get(it, "memTotal")), 512 << 20);
+	assert_true(json_is_number(json_object_get(it, "cpuUsedPct")));
+	resp_release(&r);
+	request(f, "GET", "/templates", f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	it = json_array_get(r.json, 0);
+	assert_string_equal(jstr(it, "templateID"), "base");
+	assert_string_equal(jstr(it, "buildStatus"), "ready");
+	assert_int_equal(json_integer_value(json_object_get(it, "memoryMB")), 512);
 	resp_release(&r);
 
 	/* Kill: 204, then 404 everywhere. */
