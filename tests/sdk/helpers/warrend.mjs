@@ -192,6 +192,19 @@ export async function startWarrend(opts = {}) {
 		w.apiUrl = ready.E2B_API_URL;
 		w.sandboxUrl = ready.E2B_SANDBOX_URL;
 		w.apiKey = ready.E2B_API_KEY;
+		// Development aid: warrend instances on one host share veth names per slot (wv<slot>),
+		// so a developer's instance and a test instance can break each other's low slots.
+		// WARREN_TEST_SKIP_SLOTS=N keeps N idle filler sandboxes so the tests use higher slots.
+		const skip = Number(process.env.WARREN_TEST_SKIP_SLOTS || 0);
+		for (let i = 0; i < skip && !w.fillers; i++) {
+			const r = await fetch(`${ready.E2B_API_URL}/v2/sandboxes`, {
+				method: 'POST',
+				headers: { 'X-API-KEY': ready.E2B_API_KEY, 'Content-Type': 'application/json' },
+				body: JSON.stringify({ templateID: 'base', timeout: 3600 }),
+			});
+			if (r.status !== 201) throw new Error(`filler sandbox: ${r.status} ${await r.text()}`);
+		}
+		w.fillers = skip;
 		if (opts.setEnv !== false) {
 			process.env.E2B_API_URL = w.apiUrl;
 			process.env.E2B_SANDBOX_URL = w.sandboxUrl;
