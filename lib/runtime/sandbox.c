@@ -584,7 +584,11 @@ static void remove_dir(struct rt *rt, const char *id)
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
               struct warren_error *err)
 {
-	char dir[4096], lower[4096], upper[4200], work[4200], root[4200], opts[13000];
+	/* On the heap: daemon threads have small stacks. */
+	struct paths {
+		char dir[4096], lower[4096], upper[4200], work[4200], root[4200], opts[13000];
+	};
+	_cleanup_free_ struct paths *p = NULL;
 	_cleanup_free_ char **envp = NULL;
 	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1;
 	_cleanup_close_ int ready_r = -1, ready_w = -1;
@@ -613,13 +617,16 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	envp = build_env(spec->agent_env, err);
 	if (!envp)
 		return -(err ? err->code : ENOMEM);
-	if (sandbox_dir(rt, spec->id, NULL, dir, sizeof(dir)) < 0 ||
-	    template_rootfs_path(rt, spec->template_id, lower, sizeof(lower)) < 0)
+	p = malloc(sizeof(*p));
+	if (!p)
+		return err_set(err, ENOMEM, "out of memory");
+	if (sandbox_dir(rt, spec->id, NULL, p->dir, sizeof(p->dir)) < 0 ||
+	    template_rootfs_path(rt, spec->template_id, p->lower, sizeof(p->lower)) < 0)
 		return err_set(err, ENAMETOOLONG, "state path too long");
-	snprintf(upper, sizeof(upper), "%s/upper", dir);
-	snprintf(work, sizeof(work), "%s/work", dir);
-	snprintf(root, sizeof(root), "%s/root", dir);
-	r = mnt_format_overlay_opts(opts, sizeof(opts), lower, upper, work);
+	snprintf(p->upper, sizeof(p->upper), "%s/upper", p->dir);
+	snprintf(p->work, sizeof(p->work), "%s/work", p->dir);
+	snprintf(p->root, sizeof(p->root), "%s/root", p->dir);
+	r = mnt_format_overlay_opts(p->opts, sizeof(p->opts), p->lower, p->upper, p->work);
 	if (r < 0)
 		return err_set(err, -r, "overlay options: %s (state_dir must not contain , : \\)",
 		               strerror(-r));
@@ -660,7 +667,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	struct child_args args = {
 	    .rt = rt,
 	    .id = spec->id,
-	    .plan = {.root = root, .ovl_opts = opts},
+	    .plan = {.root = p->root, .ovl_opts = p->opts},
 	    .envp = envp,
 	    .sync_r = sync_r,
 	    .err_w = err_w,

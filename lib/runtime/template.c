@@ -103,7 +103,7 @@ static int copy_file_at(int sfd, const char *sname, int dfd, const char *dname, 
 	_cleanup_close_ int in = openat(sfd, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int out = -1;
 	struct stat st;
-	char buf[65536];
+	char buf[16384];
 	int r;
 
 	if (in < 0)
