@@ -324,6 +324,17 @@ int main(int argc, char **argv)
 		char path[PATH_MAX];
 		char expect[64];
 
+		static const char *const nss[] = {"user", "pid", "mnt",   "net",
+		                                  "uts",  "ipc", "cgroup"};
+		for (size_t i = 0; i < ARRAY_SIZE(nss); i++) {
+			char mine[64] = "", theirs[64] = "";
+			snprintf(path, sizeof(path), "/proc/self/ns/%s", nss[i]);
+			ssize_t a = readlink(path, mine, sizeof(mine) - 1);
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)sb.pid, nss[i]);
+			ssize_t b = readlink(path, theirs, sizeof(theirs) - 1);
+			CHECK(a > 0 && b > 0 && strcmp(mine, theirs) != 0, "own %s namespace (%s)",
+			      nss[i], theirs);
+		}
 		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)sb.pid);
 		snprintf(expect, sizeof(expect), "%u", 1000000u + spec.slot * 65536u);
 		CHECK(file_contains(path, expect), "uid_map maps 0 to %s", expect);
