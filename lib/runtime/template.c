@@ -328,6 +328,61 @@ static int write_locked(int dfd, const char *name, const char *src, const char *
 	return write_at(dfd, name, buf, 0644);
 }
 
+/* Whether a resolv.conf names at least one server a sandbox can reach
+ * (a loopback resolver of the host's, like systemd-resolved's, it cannot). */
+static bool resolv_usable(const char *conf)
+{
+	for (const char *p = conf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "nameserver", 10) != 0 || (p[10] != ' ' && p[10] != '\t'))
+			continue;
+		const char *v = p + 10 + strspn(p + 10, " \t");
+		if (strncmp(v, "127.", 4) != 0 && strncmp(v, "::1", 3) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* The host's DNS configuration for sandboxes (a symlink into /run followed),
+ * falling back to systemd-resolved's upstream list, then to public servers. */
+static char *host_resolv(void)
+{
+	static const char *const paths[] = {"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		char *conf = NULL;
+		if (read_file(paths[i], 65536, &conf, NULL) == 0 && resolv_usable(conf))
+			return conf;
+		free(conf);
+	}
+	return strdup("nameserver 1.1.1.1\nnameserver 8.8.8.8\n");
+}
+
+/* Rewrites the template's resolv.conf (by rename) when the host's changed. */
+static int refresh_resolv(int rootfs_fd)
+{
+	_cleanup_free_ char *want = host_resolv();
+	_cleanup_free_ char *have = NULL;
+	_cleanup_close_ int etc_fd =
+	    openat(rootfs_fd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r;
+
+	if (!want)
+		return -ENOMEM;
+	if (etc_fd < 0)
+		return -errno;
+	_cleanup_close_ int fd = openat(etc_fd, "resolv.conf", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char proc_path[64];
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+	if (fd >= 0 && read_file(proc_path, 65536, &have, NULL) == 0 && strcmp(have, want) == 0)
+		return 0;
+	r = write_at(etc_fd, ".resolv.conf.tmp", want, 0644);
+	if (r >= 0 && renameat(etc_fd, ".resolv.conf.tmp", etc_fd, "resolv.conf") < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(etc_fd, ".resolv.conf.tmp", 0);
+	return r;
+}
+
 static int write_etc(int etc_fd)
 {
 	_cleanup_free_ char *resolv = NULL;
@@ -344,13 +399,9 @@ static int write_etc(int etc_fd)
 		r = write_at(etc_fd, "hosts", etc_hosts, 0644);
 	if (r < 0)
 		return r;
-	/* resolv.conf may be a symlink into /run on the host: copy its content. */
-	if (read_file("/etc/resolv.conf", 65536, &resolv, NULL) < 0) {
-		free(resolv);
-		resolv = strdup("nameserver 1.1.1.1\nnameserver 8.8.8.8\n");
-		if (!resolv)
-			return -ENOMEM;
-	}
+	resolv = host_resolv();
+	if (!resolv)
+		return -ENOMEM;
 	r = write_at(etc_fd, "resolv.conf", resolv, 0644);
 	if (r < 0)
 		return r;
@@ -555,6 +606,9 @@ static int ensure_locked(struct rt *rt, struct warren_error *err)
 		}
 		return 0;
 	}
+	r = refresh_resolv(fd);
+	if (r < 0)
+		return err_set(err, -r, "refreshing resolv.conf in %s: %s", rootfs, strerror(-r));
 	r = agent_is_current(rt, fd);
 	if (r < 0)
 		return err_set(err, -r, "agent binary %s: %s", rt->agent_binary, strerror(-r));

@@ -130,6 +130,17 @@ static void test_template_base(void **state)
 	assert_string_equal(agent, "#!/bin/sh\necho v1\n");
 	free(agent);
 
+	/* A stale resolv.conf is replaced by the host's on the next ensure. */
+	snprintf(path, sizeof(path), "%s/templates/base/rootfs/etc/resolv.conf", f->state);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(write_agent(path, "nameserver 192.0.2.99\n"), 0);
+	assert_int_equal(rt_template_ensure(f->rt, "base", &err), 0);
+	char *resolv = slurp(f, "etc/resolv.conf");
+	assert_non_null(resolv);
+	assert_null(strstr(resolv, "192.0.2.99"));
+	assert_non_null(strstr(resolv, "nameserver"));
+	free(resolv);
+
 	/* A changed agent binary is picked up on the next ensure. */
 	assert_int_equal(write_agent(f->agent, "#!/bin/sh\necho version-2\n"), 0);
 	assert_int_equal(rt_template_ensure(f->rt, "base", &err), 0);
