@@ -43,8 +43,8 @@ struct rt_config {
 	const char *state_dir;	 /* e.g. /var/lib/warren (created if missing) */
 	const char *agent_binary; /* host path of the built agent, copied into templates */
 	uint32_t uid_base;	 /* first host uid of slot 0; default 1000000 when 0 */
-	struct cgroup_mgr *cgroups;
-	struct net_mgr *net;
+	struct cgroup_mgr *cgroups; /* NULL: no cgroups (test-only mode, docs/RUNTIME.md) */
+	struct net_mgr *net;	    /* NULL: no network, addr 0.0.0.0 (test-only mode) */
 };
 
 struct rt;
