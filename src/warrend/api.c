@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "proxy.h"
 
 #define MAX_SEGMENTS 8
@@ -90,8 +91,14 @@ enum route {
 	R_LOGS,
 	R_METRICS,
 	R_TEMPLATES,
+	R_UNSUPPORTED, /* an E2B endpoint warren does not implement (yet) */
 	R_BAD_METHOD,
 };
+
+static const char *const unsupported_roots[] = {"templates",     "snapshots", "volumes",
+                                                "volumecontent", "secrets",   "teams"};
+static const char *const unsupported_actions[] = {"pause",   "resume",    "snapshots", "fork",
+                                                  "network", "refreshes", "logs"};
 
 /* Maps method + segments to a route; *ret_id points into s for routes with an id. */
 static enum route route_of(const char *m, const struct segments *s, const char **ret_id)
@@ -106,6 +113,11 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return get ? R_HEALTH : R_BAD_METHOD;
 	if (s->n == 1 && seg_is(s, 0, "templates"))
 		return get ? R_TEMPLATES : R_BAD_METHOD;
+	/* Template builds, tags, snapshots, volumes, secrets, teams. */
+	size_t root = (seg_is(s, 0, "v2") || seg_is(s, 0, "v3")) ? 1 : 0;
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported_roots); i++)
+		if (seg_is(s, root, unsupported_roots[i]))
+			return R_UNSUPPORTED;
 	if (!seg_is(s, base, "sandboxes"))
 		return R_NONE;
 	if (s->n == base + 1) {
@@ -131,6 +143,9 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return get ? R_LOGS : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "metrics"))
 		return get ? R_METRICS : R_BAD_METHOD;
+	for (size_t i = 0; s->n == base + 3 && i < ARRAY_SIZE(unsupported_actions); i++)
+		if (seg_is(s, base + 2, unsupported_actions[i]))
+			return R_UNSUPPORTED;
 	return R_NONE;
 }
 
@@ -173,6 +188,11 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 
 	if (route == R_NONE) {
 		http_reply_error(c, 404, "Not found: %s %s", req->method, req->path);
+		goto out;
+	}
+	if (route == R_UNSUPPORTED) {
+		http_reply_error(c, 501, "%s %s is not supported by warren", req->method,
+		                 req->path);
 		goto out;
 	}
 	if (route == R_BAD_METHOD) {

@@ -324,6 +324,19 @@ static bool wait_gone(struct fx *f, const char *id, int timeout_ms)
 	return false;
 }
 
+/* Waits (bounded) until the registry holds n entries in any state (teardown finished). */
+static bool wait_count(struct fx *f, size_t n, int timeout_ms)
+{
+	int64_t end = now_mono_us() + (int64_t)timeout_ms * 1000;
+
+	while (now_mono_us() < end) {
+		if (registry_count(f->reg) == n)
+			return true;
+		poll(NULL, 0, 20);
+	}
+	return false;
+}
+
 /* ---- tests ---- */
 
 static void test_auth_and_routes(void **state)
@@ -346,6 +359,12 @@ static void test_auth_and_routes(void **state)
 	resp_release(&r);
 	request(f, "PUT", "/sandboxes", f->key, "{}", &r);
 	expect_error(&r, 405);
+	resp_release(&r);
+	request(f, "POST", "/v3/templates", f->key, "{}", &r);
+	expect_error(&r, 501);
+	resp_release(&r);
+	request(f, "POST", "/sandboxes/abcdef/pause", f->key, "{}", &r);
+	expect_error(&r, 501);
 	resp_release(&r);
 	request(f, "GET", "/sandboxes/abcdef", f->key, NULL, &r);
 	expect_error(&r, 404);
@@ -579,6 +598,7 @@ static void test_reaper(void **state)
 	/* Deadline reached. */
 	assert_int_equal(registry_set_timeout(f->reg, a.id, 0), 0);
 	assert_true(wait_gone(f, a.id, 5000));
+	assert_true(wait_count(f, 1, 5000));
 	/* Init died on its own. */
 	struct store_sbx *rows;
 	size_t n;
@@ -588,6 +608,7 @@ static void test_reaper(void **state)
 	kill(rows[0].pid, SIGKILL);
 	store_sbx_free_array(rows, n);
 	assert_true(wait_gone(f, b.id, 5000));
+	assert_true(wait_count(f, 0, 5000));
 	assert_int_equal(store_sbx_list(f->store, &rows, &n), 0);
 	assert_int_equal(n, 0);
 	store_sbx_free_array(rows, n);
