@@ -97,12 +97,14 @@ static void *srv_run(void *arg)
 	return NULL;
 }
 
-static void srv_start(struct srv *v, http_handler_fn fn, void *ud, size_t max_header_bytes)
+static void srv_start_max(struct srv *v, http_handler_fn fn, void *ud, size_t max_header_bytes,
+                          unsigned max_conns)
 {
 	struct http_server_config cfg = {
 	    .host = "127.0.0.1",
 	    .listen_fd = -1,
 	    .max_header_bytes = max_header_bytes,
+	    .max_conns = max_conns,
 	    .handler = fn,
 	    .userdata = ud,
 	    .idle_timeout_ms = 10000,
@@ -113,6 +115,11 @@ static void srv_start(struct srv *v, http_handler_fn fn, void *ud, size_t max_he
 	v->port = http_server_port(v->s);
 	assert_true(v->port > 0);
 	assert_int_equal(pthread_create(&v->thread, NULL, srv_run, v->s), 0);
+}
+
+static void srv_start(struct srv *v, http_handler_fn fn, void *ud, size_t max_header_bytes)
+{
+	srv_start_max(v, fn, ud, max_header_bytes, 0);
 }
 
 static void srv_stop(struct srv *v)
@@ -671,6 +678,31 @@ static void test_disconnect_mid_body(void **state)
 	client_close(&cl);
 }
 
+static void test_max_conns(void **state)
+{
+	struct fixture *f = *state;
+	struct srv small;
+	struct client a, b;
+
+	srv_start_max(&small, app_handler, &f->t, 0, 1);
+	client_open(&a, small.port);
+	client_sends(&a, "GET /empty HTTP/1.1\r\n\r\n");
+	client_read_response(&a);
+	assert_int_equal(a.r.status, 200);
+
+	/* The one slot is taken by a: b is turned away, a keeps working. */
+	client_open(&b, small.port);
+	client_read_response(&b);
+	assert_int_equal(b.r.status, 503);
+	assert_non_null(strstr(b.r.body.data, "\"code\":503"));
+	client_close(&b);
+	client_sends(&a, "GET /empty HTTP/1.1\r\n\r\n");
+	client_read_response(&a);
+	assert_int_equal(a.r.status, 200);
+	client_close(&a);
+	srv_stop(&small);
+}
+
 /* ---- forwarding ------------------------------------------------------------------------- */
 
 struct fwd_fixture {
@@ -1045,6 +1077,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_oversized_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disconnect_mid_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_conns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_upload, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_stream, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_eof, fwd_setup, fwd_teardown),
