@@ -186,7 +186,7 @@ int http_conn_feed(struct http_conn *c, size_t max)
 }
 
 /* Reads more client input after the unparsed bytes. 0, -ECONNRESET at EOF, -ETIMEDOUT, -errno. */
-static int conn_fill(struct http_conn *c)
+static int conn_fill(struct http_conn *c, int timeout_ms)
 {
 	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 	ssize_t n;
@@ -200,7 +200,7 @@ static int conn_fill(struct http_conn *c)
 		c->in_off = 0;
 	}
 	for (;;) {
-		r = poll(&pfd, 1, idle_timeout(c));
+		r = poll(&pfd, 1, timeout_ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -317,11 +317,20 @@ static int conn_make_request(struct http_conn *c)
 
 /* Reads and parses a request head. 0; -ENODATA at a clean EOF before a request; -E2BIG over the
  * limits; -EBADMSG malformed; other -errno. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int conn_read_head(struct http_conn *c)
 {
 	size_t max = max_header_bytes(c);
+	int64_t deadline = 0;
 	size_t before;
-	int r;
+	int r, timeout;
 
 	for (;;) {
 		if (c->in_off < c->in_len) {
@@ -337,7 +346,17 @@ static int conn_read_head(struct http_conn *c)
 			if (c->in_off < c->in_len)
 				continue;
 		}
-		r = conn_fill(c);
+		/* Between requests the idle limit applies; once a head has begun, the whole
+		 * head must arrive within that time (no trickling a byte at a time). */
+		timeout = idle_timeout(c);
+		if (c->head_bytes > 0) {
+			if (!deadline)
+				deadline = mono_ms() + timeout;
+			timeout = (int)(deadline - mono_ms());
+			if (timeout <= 0)
+				return -ETIMEDOUT;
+		}
+		r = conn_fill(c, timeout);
 		if (r == -ECONNRESET && c->head_bytes == 0)
 			return -ENODATA;
 		if (r < 0)
@@ -417,7 +436,7 @@ ssize_t http_body_read(struct http_conn *c, void *buf, size_t len)
 	c->body_got = 0;
 	for (;;) {
 		if (c->in_off == c->in_len) {
-			r = conn_fill(c);
+			r = conn_fill(c, idle_timeout(c));
 			if (r == -ETIMEDOUT) {
 				/* The client may still read an error reply. */
 				c->broken = true;
