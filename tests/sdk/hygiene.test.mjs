@@ -59,17 +59,18 @@ function procsWithUid(pred) {
 }
 
 // Every link but those of other warren instances running beside this test (a developer's
-// warrend, another suite): their bridges and the veths enslaved to them.
+// warrend, another suite).
 function ourLinks() {
 	const names = (args) =>
 		execFileSync('ip', ['-o', 'link', 'show', ...args], { encoding: 'utf8' })
 			.split('\n')
 			.filter(Boolean)
 			.map((l) => ({ name: l.split(':')[1].trim().split('@')[0], master: (l.match(/ master (\S+)/) || [])[1] }));
-	const bridges = new Set(names(['type', 'bridge']).map((l) => l.name));
+	// Ours: the bridge and every port on it. Other bridges and veths belong to other instances
+	// (veth names are per slot, so they cannot be told apart by name).
+	const theirs = new Set([...names(['type', 'bridge']), ...names(['type', 'veth'])].map((l) => l.name));
 	return names([])
-		.filter((l) => !(l.master && l.master !== w.bridge))
-		.filter((l) => l.name === w.bridge || !bridges.has(l.name))
+		.filter((l) => l.name === w.bridge || l.master === w.bridge || !theirs.has(l.name))
 		.map((l) => l.name)
 		.sort();
 }
