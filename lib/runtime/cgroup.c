@@ -327,9 +327,11 @@ static int cg_mgr_init_v2(struct cgroup_mgr *m, const char *own_text, const char
 		return err_set(err, ENOMEM, "out of memory");
 	/*
 	 * Our own group needs the controllers enabled for its children. If it
-	 * holds processes (not the root), they move to a leaf beside the parent.
+	 * holds processes (EBUSY: "no internal processes", true of any group but
+	 * the real root, a cgroup namespace's root included), they move to a
+	 * leaf beside the parent.
 	 */
-	r = cg_v2_enable(own_dir, strcmp(own, "/") == 0 ? NULL : leaf);
+	r = cg_v2_enable(own_dir, leaf);
 	if (r < 0)
 		return err_set(err, -r, "enabling controllers in %s: %s", own_dir, strerror(-r));
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
@@ -525,6 +527,13 @@ int cgroup_create(struct cgroup_mgr *m, const char *id, const struct cgroup_limi
 		return err_set(err, EINVAL, "invalid sandbox id for a cgroup");
 	for (i = 0; i < m->n_hier; i++) {
 		char p[PATH_MAX];
+
+		/* The parent may have been removed since (an administrator's cleanup). */
+		if (mkdir(m->hier[i].base, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			err_set(err, -r, "creating cgroup %s: %m", m->hier[i].base);
+			goto out_rmdir;
+		}
 
 		r = cg_path(p, sizeof(p), m->hier[i].base, id, NULL);
 		if (r < 0) {
