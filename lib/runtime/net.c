@@ -161,6 +161,23 @@ static int nl_no_ipv6_addrs(struct nl *nl, int index)
 	return nl_talk(nl, nlh);
 }
 
+/*
+ * A bridge without an address of its own takes the lowest of its ports', so
+ * it would change as sandboxes come and go and leave stale gateway entries in
+ * the sandboxes' neighbour tables. Slot MACs are 02:57:<slot>, slot < 2^24.
+ */
+static const uint8_t net_bridge_mac[6] = {0x02, 0x57, 0xff, 0xff, 0xff, 0xfe};
+
+static int nl_set_mac(struct nl *nl, int index, const uint8_t mac[6])
+{
+	char buf[512] __attribute__((aligned(8))) = {0};
+	struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, 0);
+
+	nl_ifi(nlh, AF_UNSPEC, index);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	return nl_talk(nl, nlh);
+}
+
 static int nl_link_del(struct nl *nl, const char *name)
 {
 	char buf[512] __attribute__((aligned(8))) = {0};
@@ -239,6 +256,11 @@ static int bridge_ensure(struct net_mgr *m, struct warren_error *err)
 	m->bridge_ifindex = (int)if_nametoindex(m->bridge);
 	if (m->bridge_ifindex <= 0) {
 		r = err_set(err, errno, "looking up %s: %m", m->bridge);
+		goto out;
+	}
+	r = nl_set_mac(&nl, m->bridge_ifindex, net_bridge_mac);
+	if (r < 0) {
+		err_set(err, -r, "setting the MAC address of %s: %s", m->bridge, strerror(-r));
 		goto out;
 	}
 	(void)nl_no_ipv6_addrs(&nl, m->bridge_ifindex);

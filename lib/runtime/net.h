@@ -18,6 +18,9 @@
  *  - forward from the bridge to anywhere but the bridge: accepted and
  *    masqueraded, except for sandboxes in the "no internet" set, dropped;
  *  - nothing from the bridge to the bridge's own subnet.
+ * A second table "bridge <bridge>" drops, on the sandbox ports, every frame
+ * whose (port, source MAC, source IPv4) is not the slot's own (IP and ARP
+ * spoofing, IPv6). Remove both tables to uninstall by hand.
  * warrend itself reaches each sandbox's ports at its address.
  */
 

@@ -3,7 +3,7 @@
  * Real sandbox networking: needs root (skipped otherwise). Uses a test-only
  * bridge "wtest0" on 10.203.0.0/16, slots 60001.. (ports wv60001..), and an
  * "internet" namespace reached through a host veth "wtinet0" on
- * 10.204.0.0/24. Every address is one of the namespaces made here; nothing
+ * 10.209.41.0/24. Every address is one of the namespaces made here; nothing
  * is sent to real external or private addresses. Everything is removed at the
  * end, and net.ipv4.ip_forward is put back as it was.
  */
@@ -37,8 +37,8 @@
 #define SLOT_A 60001u /* internet */
 #define SLOT_B 60002u /* internet */
 #define SLOT_C 60003u /* no internet */
-#define INET_HOST "10.204.0.1"
-#define INET_PEER "10.204.0.2"
+#define INET_HOST "10.209.41.1"
+#define INET_PEER "10.209.41.2"
 #define SPOOF_ADDR "10.203.99.99"
 
 struct tns {
