@@ -23,12 +23,14 @@ struct registry;
 struct store;
 struct proxy;
 struct cgroup_mgr;
+struct pool;
 
 struct api {
 	struct registry *reg;
 	struct store *store;
 	struct proxy *proxy;        /* NULL: no data plane */
 	struct cgroup_mgr *cgroups; /* NULL: metrics are empty */
+	struct pool *pool;          /* NULL: every create is cold */
 	unsigned tpl_cpu_count;     /* the base template, for GET /templates */
 	unsigned tpl_memory_mb;
 	unsigned tpl_disk_mb;

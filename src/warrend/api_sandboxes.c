@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/cgroup.h"
+#include "pool.h"
 #include "registry.h"
 
 #define CLIENT_ID "warren"
@@ -69,7 +70,10 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
 		return;
 	}
-	r = registry_create(x->api->reg, &req, &info, &err);
+	/* A ready pooled sandbox when one fits, else a cold one. */
+	r = pool_claim(x->api->pool, &req, &info);
+	if (r == -ENOENT)
+		r = registry_create(x->api->reg, &req, &info, &err);
 	api_create_req_release(&req);
 	if (r == -ENOENT) {
 		http_reply_error(x->c, 404, "%s", err.msg);

@@ -15,6 +15,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "pool.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -151,6 +152,7 @@ struct daemon {
 	struct net_mgr *net;
 	struct rt *rt;
 	struct registry *reg;
+	struct pool *pool;
 	struct proxy *proxy;
 	struct http_server *server;
 	bool serving; /* sandboxes are destroyed at exit only once we served */
@@ -188,6 +190,8 @@ fail:
 static void daemon_release(struct daemon *d)
 {
 	http_server_free(d->server);
+	/* The refill thread stops first, so that nothing is added while we tear down. */
+	pool_free(d->pool);
 	/* A start that failed leaves re-adopted sandboxes alone for the next start. */
 	if (d->reg && d->serving)
 		registry_kill_all(d->reg);
@@ -291,6 +295,16 @@ int main(int argc, char **argv)
 		log_warn("recovering sandboxes: %s", strerror(-r));
 	else if (r > 0)
 		log_info("re-adopted %d running sandbox(es)", r);
+	if (cfg.pool_size) {
+		struct pool_config pcfg = {
+		    .reg = d.reg, .template_id = "base", .size = cfg.pool_size};
+		r = pool_new(&pcfg, &d.pool);
+		if (r < 0) {
+			log_error("starting the sandbox pool: %s", strerror(-r));
+			goto out;
+		}
+		api.pool = d.pool;
+	}
 	signal_server = d.server;
 	if (setup_signals() < 0) {
 		log_error("installing signal handlers: %s", strerror(errno));

@@ -21,7 +21,11 @@
 #define SBX_ID_LEN 20
 #define REAPER_MAX_WAIT_MS 60000
 
-enum sbx_state { SBX_CREATING, SBX_RUNNING, SBX_DYING };
+/*
+ * POOLED: ready in the pool, invisible; CLAIMED: taken from the pool by a create that is
+ * configuring it, still invisible (and never handed out again).
+ */
+enum sbx_state { SBX_CREATING, SBX_RUNNING, SBX_DYING, SBX_POOLED, SBX_CLAIMED };
 
 struct sbx {
 	char id[API_SBX_ID_MAX + 1];
@@ -37,6 +41,7 @@ struct sbx {
 	bool allow_internet;
 	char *metadata_json;
 	char *env_json;
+	bool for_pool; /* spawned for the pool (CREATING or POOLED until claimed) */
 };
 
 struct registry {
@@ -47,6 +52,8 @@ struct registry {
 	int wake_fd;
 	bool stop;
 	pthread_t reaper;
+	void (*notify)(void *ud); /* called under lock when an entry goes or a pooled one is taken */
+	void *notify_ud;
 };
 
 static void sbx_free(struct sbx *e)
@@ -90,6 +97,13 @@ static int add_locked(struct registry *reg, struct sbx *e)
 	return 0;
 }
 
+/* Locked. */
+static void notify_locked(struct registry *reg)
+{
+	if (reg->notify)
+		reg->notify(reg->notify_ud);
+}
+
 static void remove_entry(struct registry *reg, struct sbx *e)
 {
 	pthread_mutex_lock(&reg->lock);
@@ -99,6 +113,7 @@ static void remove_entry(struct registry *reg, struct sbx *e)
 			break;
 		}
 	}
+	notify_locked(reg);
 	pthread_mutex_unlock(&reg->lock);
 	sbx_free(e);
 }
@@ -172,35 +187,48 @@ static void store_row(struct registry *reg, const struct sbx *e, const char *sta
 		log_sbx(LOG_WARN, e->id, "cannot record sandbox in the database");
 }
 
-/*
- * Tears down the running sandbox id. Only one caller wins the RUNNING -> DYING
- * transition; the others get -ENOENT, as for an unknown id.
- */
-static int kill_entry(struct registry *reg, const char *id, const char *reason)
+/* Tears down an entry the caller moved to DYING (it owns it now). */
+static void destroy_entry(struct registry *reg, struct sbx *e, const char *reason)
 {
-	struct sbx *e;
-	int r;
+	int r = rt_destroy(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time);
 
-	pthread_mutex_lock(&reg->lock);
-	e = find_locked(reg, id);
-	if (!e || e->state != SBX_RUNNING) {
-		pthread_mutex_unlock(&reg->lock);
-		return -ENOENT;
-	}
-	e->state = SBX_DYING;
-	pthread_mutex_unlock(&reg->lock);
-
-	r = rt_destroy(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time);
 	if (r < 0)
 		log_sbx(LOG_WARN, e->id, "destroying sandbox: %s", strerror(-r));
 	store_sbx_delete(reg->cfg.store, e->id);
 	log_sbx(LOG_INFO, e->id, "sandbox removed (%s)", reason);
 	remove_entry(reg, e);
+}
+
+/*
+ * Tears down the sandbox id when it is in state `want` (RUNNING, or POOLED for the
+ * registry's own clean-ups). Only one caller wins the transition to DYING; the others
+ * get -ENOENT, as for an unknown id.
+ */
+static int kill_entry_in(struct registry *reg, const char *id, enum sbx_state want,
+                         const char *reason)
+{
+	struct sbx *e;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (!e || e->state != want) {
+		pthread_mutex_unlock(&reg->lock);
+		return -ENOENT;
+	}
+	e->state = SBX_DYING;
+	pthread_mutex_unlock(&reg->lock);
+	destroy_entry(reg, e, reason);
 	return 0;
+}
+
+static int kill_entry(struct registry *reg, const char *id, const char *reason)
+{
+	return kill_entry_in(reg, id, SBX_RUNNING, reason);
 }
 
 struct reap_item {
 	char id[API_SBX_ID_MAX + 1];
+	enum sbx_state state;
 };
 
 static void *reaper_main(void *arg)
@@ -235,9 +263,9 @@ static void *reaper_main(void *arg)
 		fds[n_fds++] = (struct pollfd){.fd = reg->wake_fd, .events = POLLIN};
 		for (size_t i = 0; i < reg->n; i++) {
 			struct sbx *e = reg->v[i];
-			if (e->state != SBX_RUNNING)
+			if (e->state != SBX_RUNNING && e->state != SBX_POOLED)
 				continue;
-			if (e->end_ms < next)
+			if (e->state == SBX_RUNNING && e->end_ms < next)
 				next = e->end_ms;
 			/* A duplicate, so that a concurrent kill closing the original cannot
 			 * make us poll a recycled fd number. */
@@ -246,6 +274,7 @@ static void *reaper_main(void *arg)
 				if (fd >= 0) {
 					snprintf(items[n_fds].id, sizeof(items[n_fds].id), "%s",
 					         e->id);
+					items[n_fds].state = e->state;
 					fds[n_fds++] = (struct pollfd){.fd = fd, .events = POLLIN};
 				}
 			}
@@ -270,7 +299,7 @@ static void *reaper_main(void *arg)
 		for (size_t i = 1; i < n_fds; i++)
 			close(fds[i].fd);
 		for (size_t i = 0; i < n_dead; i++)
-			kill_entry(reg, dead[i].id, "its init exited");
+			kill_entry_in(reg, dead[i].id, dead[i].state, "its init exited");
 
 		/* Deadlines: collect under the lock, kill outside it. */
 		n_dead = 0;
@@ -392,7 +421,12 @@ int registry_recover(struct registry *reg)
 		}
 		if (pidfd >= 0)
 			close(pidfd);
-		log_sbx(LOG_INFO, row->id, "sandbox gone while warrend was down, cleaning up");
+		/* Unclaimed pooled sandboxes are never re-adopted: a fresh pool is cheap. */
+		if (strcmp(row->state, "pooled") == 0)
+			log_sbx(LOG_INFO, row->id, "destroying pooled sandbox of the last run");
+		else
+			log_sbx(LOG_INFO, row->id,
+			        "sandbox gone while warrend was down, cleaning up");
 		if (api_sbx_id_valid(row->id))
 			rt_destroy(reg->cfg.rt, row->id, row->slot, row->pid, row->start_time);
 		store_sbx_delete(reg->cfg.store, row->id);
@@ -434,8 +468,24 @@ static void free_env(char **env)
 	free(env);
 }
 
-int registry_create(struct registry *reg, const struct api_create_req *req,
-                    struct registry_info *ret, struct warren_error *err)
+/* Locked: takes a pooled entry out of the pool for destruction, or returns NULL. */
+static struct sbx *evict_pooled_locked(struct registry *reg)
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		if (reg->v[i]->state == SBX_POOLED) {
+			reg->v[i]->state = SBX_DYING;
+			return reg->v[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Creates a sandbox: RUNNING with req's settings, or (for_pool) POOLED with empty
+ * metadata and env, internet access and no deadline. ret may be NULL for the pool.
+ */
+static int spawn_entry(struct registry *reg, const struct api_create_req *req, bool for_pool,
+                       struct registry_info *ret, struct warren_error *err)
 {
 	struct rt_sandbox sb = {.pidfd = -1};
 	struct sbx *e;
@@ -449,24 +499,33 @@ int registry_create(struct registry *reg, const struct api_create_req *req,
 		return err_set(err, ENOMEM, "out of memory");
 	e->pidfd = -1;
 	e->state = SBX_CREATING;
+	e->for_pool = for_pool;
 	snprintf(e->template_id, sizeof(e->template_id), "%s", req->template_id);
 	e->cpu_count = reg->cfg.cpu_count;
 	e->memory_mb = reg->cfg.memory_mb;
 	e->disk_mb = reg->cfg.disk_mb;
-	e->allow_internet = req->allow_internet;
-	e->metadata_json = strdup(req->metadata_json ? req->metadata_json : "{}");
-	e->env_json = strdup(req->env_json ? req->env_json : "{}");
+	e->allow_internet = for_pool || req->allow_internet;
+	e->metadata_json = strdup(!for_pool && req->metadata_json ? req->metadata_json : "{}");
+	e->env_json = strdup(!for_pool && req->env_json ? req->env_json : "{}");
 	if (!e->metadata_json || !e->env_json) {
 		sbx_free(e);
 		return err_set(err, ENOMEM, "out of memory");
 	}
 
 	pthread_mutex_lock(&reg->lock);
-	if (reg->n >= reg->cfg.max_sandboxes) {
+	while (reg->n >= reg->cfg.max_sandboxes) {
+		/* A request beats the pool: make room by dropping a pooled sandbox. */
+		struct sbx *victim = for_pool ? NULL : evict_pooled_locked(reg);
+
+		if (!victim) {
+			pthread_mutex_unlock(&reg->lock);
+			sbx_free(e);
+			return err_set(err, EAGAIN, "too many sandboxes (at most %u)",
+			               reg->cfg.max_sandboxes);
+		}
 		pthread_mutex_unlock(&reg->lock);
-		sbx_free(e);
-		return err_set(err, EAGAIN, "too many sandboxes (at most %u)",
-		               reg->cfg.max_sandboxes);
+		destroy_entry(reg, victim, "evicted from the pool to make room");
+		pthread_mutex_lock(&reg->lock);
 	}
 	do {
 		r = random_id(e->id, SBX_ID_LEN);
@@ -474,7 +533,7 @@ int registry_create(struct registry *reg, const struct api_create_req *req,
 	if (r == 0) {
 		e->slot = free_slot_locked(reg);
 		e->started_ms = now_real_ms();
-		e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+		e->end_ms = for_pool ? INT64_MAX : e->started_ms + (int64_t)req->timeout_s * 1000;
 		r = add_locked(reg, e);
 	}
 	pthread_mutex_unlock(&reg->lock);
@@ -513,14 +572,20 @@ int registry_create(struct registry *reg, const struct api_create_req *req,
 	e->addr = sb.addr;
 	/* The sandbox starts, and its timeout counts, from when it is usable. */
 	e->started_ms = now_real_ms();
-	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
-	e->state = SBX_RUNNING;
-	r = fill_info(e, ret);
+	if (for_pool) {
+		e->state = SBX_POOLED;
+		r = 0;
+	} else {
+		e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+		e->state = SBX_RUNNING;
+		r = ret ? fill_info(e, ret) : 0;
+	}
 	pthread_mutex_unlock(&reg->lock);
-	store_row(reg, e, "running");
+	store_row(reg, e, for_pool ? "pooled" : "running");
 	wake_reaper(reg);
-	log_sbx(LOG_INFO, e->id, "sandbox created (template %s, slot %u, pid %d)", e->template_id,
-	        e->slot, (int)e->pid);
+	log_sbx(for_pool ? LOG_DEBUG : LOG_INFO, e->id,
+	        "sandbox created (template %s, slot %u, pid %d%s)", e->template_id, e->slot,
+	        (int)e->pid, for_pool ? ", pooled" : "");
 	if (r < 0) {
 		/* The sandbox is fine; only this answer could not be built. */
 		return err_set(err, ENOMEM, "out of memory");
@@ -534,6 +599,120 @@ fail:
 	log_sbx(LOG_WARN, e->id, "%s", err ? err->msg : "sandbox creation failed");
 	remove_entry(reg, e);
 	return r;
+}
+
+int registry_create(struct registry *reg, const struct api_create_req *req,
+                    struct registry_info *ret, struct warren_error *err)
+{
+	return spawn_entry(reg, req, false, ret, err);
+}
+
+int registry_pool_spawn(struct registry *reg, const char *template_id, struct warren_error *err)
+{
+	struct api_create_req req = {0};
+
+	snprintf(req.template_id, sizeof(req.template_id), "%s", template_id);
+	req.allow_internet = true;
+	return spawn_entry(reg, &req, true, NULL, err);
+}
+
+size_t registry_pool_count(struct registry *reg, const char *template_id)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct sbx *e = reg->v[i];
+		if (e->for_pool && (e->state == SBX_CREATING || e->state == SBX_POOLED) &&
+		    strcmp(e->template_id, template_id) == 0)
+			n++;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
+bool registry_has_room(struct registry *reg)
+{
+	bool room;
+
+	pthread_mutex_lock(&reg->lock);
+	room = reg->n < reg->cfg.max_sandboxes;
+	pthread_mutex_unlock(&reg->lock);
+	return room;
+}
+
+int registry_pool_take(struct registry *reg, const char *template_id, bool allow_internet,
+                       char ret_id[API_SBX_ID_MAX + 1], struct in_addr *ret_addr)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		struct sbx *e = reg->v[i];
+		if (e->state != SBX_POOLED || e->allow_internet != allow_internet ||
+		    strcmp(e->template_id, template_id) != 0)
+			continue;
+		e->state = SBX_CLAIMED;
+		e->for_pool = false;
+		snprintf(ret_id, API_SBX_ID_MAX + 1, "%s", e->id);
+		*ret_addr = e->addr;
+		notify_locked(reg);
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+int registry_pool_activate(struct registry *reg, const char *id, const struct api_create_req *req,
+                           struct registry_info *ret)
+{
+	char *meta = strdup(req->metadata_json ? req->metadata_json : "{}");
+	char *env = strdup(req->env_json ? req->env_json : "{}");
+	struct sbx *e;
+	int r;
+
+	if (!meta || !env) {
+		free(meta);
+		free(env);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (!e || e->state != SBX_CLAIMED) {
+		pthread_mutex_unlock(&reg->lock);
+		free(meta);
+		free(env);
+		return -ENOENT;
+	}
+	free(e->metadata_json);
+	free(e->env_json);
+	e->metadata_json = meta;
+	e->env_json = env;
+	/* Its life as the client's sandbox starts now. */
+	e->started_ms = now_real_ms();
+	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+	e->state = SBX_RUNNING;
+	r = fill_info(e, ret);
+	pthread_mutex_unlock(&reg->lock);
+	store_row(reg, e, "running");
+	wake_reaper(reg);
+	log_sbx(LOG_INFO, id, "sandbox created (template %s, slot %u, pid %d, from the pool)",
+	        e->template_id, e->slot, (int)e->pid);
+	return r;
+}
+
+void registry_pool_discard(struct registry *reg, const char *id)
+{
+	kill_entry_in(reg, id, SBX_CLAIMED, "could not be configured");
+}
+
+void registry_set_notify(struct registry *reg, void (*fn)(void *ud), void *ud)
+{
+	pthread_mutex_lock(&reg->lock);
+	reg->notify = fn;
+	reg->notify_ud = ud;
+	pthread_mutex_unlock(&reg->lock);
 }
 
 static int update_deadline(struct registry *reg, const char *id, int timeout_s, bool extend_only,
@@ -622,18 +801,20 @@ void registry_kill_all(struct registry *reg)
 {
 	for (;;) {
 		char id[API_SBX_ID_MAX + 1] = "";
+		enum sbx_state st = SBX_RUNNING;
 
 		pthread_mutex_lock(&reg->lock);
 		for (size_t i = 0; i < reg->n; i++) {
-			if (reg->v[i]->state == SBX_RUNNING) {
+			if (reg->v[i]->state == SBX_RUNNING || reg->v[i]->state == SBX_POOLED) {
 				snprintf(id, sizeof(id), "%s", reg->v[i]->id);
+				st = reg->v[i]->state;
 				break;
 			}
 		}
 		pthread_mutex_unlock(&reg->lock);
 		if (!id[0])
 			break;
-		kill_entry(reg, id, "warrend shutting down");
+		kill_entry_in(reg, id, st, "warrend shutting down");
 	}
 }
 

@@ -84,6 +84,40 @@ void registry_kill_all(struct registry *reg);
 /* Number of entries in any state. */
 size_t registry_count(struct registry *reg);
 
+/*
+ * The pool's side of the registry (pool.h drives it). A pooled sandbox is made
+ * exactly like a cold one (same rt_create, limits and agent environment, with
+ * empty envVars, internet access allowed, no deadline, its own id), recorded in
+ * the store as "pooled", and invisible to get/list/connect/resolve/kill until
+ * claimed. Pooled sandboxes count towards max_sandboxes; a cold create at the
+ * cap evicts a pooled one rather than fail. registry_recover destroys the
+ * store's pooled rows (never re-adopted); registry_kill_all destroys them too.
+ */
+/* Blocks while it spawns one pooled sandbox. -EAGAIN at the cap, other -errno with err. */
+int registry_pool_spawn(struct registry *reg, const char *template_id, struct warren_error *err);
+/* Pooled sandboxes of template_id, ready or being made. */
+size_t registry_pool_count(struct registry *reg, const char *template_id);
+/* Is there room under max_sandboxes for one more entry? */
+bool registry_has_room(struct registry *reg);
+/*
+ * Takes a ready pooled sandbox of template_id whose internet access is allow_internet
+ * out of the pool for good (it is never handed out again), still invisible. 0 with its id
+ * and address, or -ENOENT when none is ready. Then exactly one of activate or discard.
+ */
+int registry_pool_take(struct registry *reg, const char *template_id, bool allow_internet,
+                       char ret_id[API_SBX_ID_MAX + 1], struct in_addr *ret_addr);
+/* Makes a taken sandbox the client's: req's metadata, env and timeout (from now); visible. */
+int registry_pool_activate(struct registry *reg, const char *id, const struct api_create_req *req,
+                           struct registry_info *ret);
+/* Destroys a taken sandbox that could not be configured. */
+void registry_pool_discard(struct registry *reg, const char *id);
+/*
+ * fn(ud) is called, with the registry's lock held (so fn must not call the registry),
+ * whenever an entry goes away or a pooled sandbox is taken. NULL stops the calls: once
+ * this returns, fn runs no more.
+ */
+void registry_set_notify(struct registry *reg, void (*fn)(void *ud), void *ud);
+
 /* proxy_resolve_fn: ud is the registry. */
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr);
 

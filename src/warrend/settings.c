@@ -29,6 +29,8 @@ void settings_usage(FILE *f)
 	    "(WARREN_DOMAIN)\n"
 	    "  --agent PATH           the warren-agent binary (WARREN_AGENT)\n"
 	    "  --max-sandboxes N      concurrent sandbox cap (WARREN_MAX_SANDBOXES, default 256)\n"
+	    "  --pool-size N          ready sandboxes kept for fast creates (WARREN_POOL_SIZE,\n"
+	    "                         default 2, 0 disables the pool)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
 	    "  --help, --version\n\n"
 	    "WARREN_API_KEY=e2b_<40 hex> makes that key valid (for tests) and prints it.\n",
@@ -96,6 +98,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_DOMAIN,
 		O_AGENT,
 		O_MAX,
+		O_POOL,
 		O_NEWKEY,
 		O_HELP,
 		O_VERSION
@@ -109,6 +112,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"domain", required_argument, NULL, O_DOMAIN},
 	    {"agent", required_argument, NULL, O_AGENT},
 	    {"max-sandboxes", required_argument, NULL, O_MAX},
+	    {"pool-size", required_argument, NULL, O_POOL},
 	    {"new-key", no_argument, NULL, O_NEWKEY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -116,6 +120,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	};
 	const char *listen = env_or("WARREN_LISTEN", "127.0.0.1:3000");
 	const char *max = env_or("WARREN_MAX_SANDBOXES", "256");
+	const char *pool = env_or("WARREN_POOL_SIZE", "2");
 	const char *agent = getenv("WARREN_AGENT");
 	char *end;
 	long n;
@@ -157,6 +162,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		case O_MAX:
 			max = optarg;
 			break;
+		case O_POOL:
+			pool = optarg;
+			break;
 		case O_NEWKEY:
 			cfg->new_key = true;
 			break;
@@ -183,6 +191,11 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	if (errno || end == max || *end || n < 1 || n > 65535)
 		return err_set(err, EINVAL, "invalid --max-sandboxes '%s' (1..65535)", max);
 	cfg->max_sandboxes = (unsigned)n;
+	errno = 0;
+	n = strtol(pool, &end, 10);
+	if (errno || end == pool || *end || n < 0 || n > 64)
+		return err_set(err, EINVAL, "invalid --pool-size '%s' (0..64)", pool);
+	cfg->pool_size = (unsigned)n;
 	if (!*cfg->state_dir || cfg->state_dir[0] != '/')
 		return err_set(err, EINVAL, "--state-dir must be an absolute path");
 	cfg->agent = agent && *agent ? strdup(agent) : default_agent();

@@ -25,6 +25,7 @@ struct warrend_settings {
 	char *agent;         /* heap */
 	const char *api_key; /* WARREN_API_KEY, NULL if unset */
 	unsigned max_sandboxes;
+	unsigned pool_size; /* ready sandboxes kept per template; 0: none */
 	bool new_key, help, version;
 };
 
