@@ -8,8 +8,9 @@
  *
  * Two tables named after the bridge:
  *  - "inet <bridge>": input from the bridge only when established/related;
- *    forward from the bridge accepted (masqueraded in postrouting) unless the
- *    source is in the set "noinet", the destination is the bridge's subnet or
+ *    forward from the bridge accepted (masqueraded in postrouting) only for
+ *    sources in the set "inet_ok" (fails closed), and never when the
+ *    destination is the bridge's subnet or
  *    link-local (cloud metadata), or the packet is IPv6; forward to the bridge
  *    only when established/related.
  *  - "bridge <bridge>": anti-spoofing at layer 2 on the sandbox ports: a frame
