@@ -529,6 +529,24 @@ static void test_no_spoofing(void **state)
 	close(rep[1]);
 }
 
+/* A restarted warrend re-installs the firewall; live sandboxes keep their state. */
+static void test_restart_keeps_state(void **state)
+{
+	struct net_config cfg = {.bridge = BRIDGE, .subnet = SUBNET};
+	struct warren_error err = {0};
+	struct net_mgr *m2;
+	char a[INET_ADDRSTRLEN];
+
+	NEED_ROOT();
+	ip_str(fx.addr_a, a);
+	assert_int_equal(net_mgr_new(&cfg, &m2, &err), 0);
+	net_mgr_free(fx.m);
+	fx.m = m2;
+	assert_int_equal(tcp_from_host(a, 8080), 0);
+	assert_int_equal(tcp_from(&fx.a, INET_PEER, 7070, INET_HOST), 0);
+	assert_int_equal(tcp_from(&fx.c, INET_PEER, 7070, NULL), 1);
+}
+
 static void test_detach(void **state)
 {
 	struct warren_error err = {0};
@@ -568,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_sandboxes_isolated),
 		cmocka_unit_test(test_internet),
 		cmocka_unit_test(test_no_spoofing),
+		cmocka_unit_test(test_restart_keeps_state),
 		cmocka_unit_test(test_detach),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
