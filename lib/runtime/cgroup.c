@@ -42,12 +42,12 @@ static const struct {
 	unsigned bit;
 	bool required;
 } cg_v1_ctrls[] = {
-	{"cpu", CG_CPU, true},		{"cpuacct", CG_CPUACCT, false}, {"memory", CG_MEMORY, true},
-	{"pids", CG_PIDS, true},	{"freezer", CG_FREEZER, false},
+    {"cpu", CG_CPU, true},   {"cpuacct", CG_CPUACCT, false}, {"memory", CG_MEMORY, true},
+    {"pids", CG_PIDS, true}, {"freezer", CG_FREEZER, false},
 };
 
 struct cg_hier {
-	char *base;	/* <mount>/<own group>/<parent_name> */
+	char *base;     /* <mount>/<own group>/<parent_name> */
 	unsigned ctrls; /* CG_* bits served by this hierarchy */
 };
 
@@ -222,7 +222,7 @@ static int cg_v1_mount(const char *mountinfo, const char *ctrl, char **ret_mnt, 
 
 /* <mnt>/<own relative to the mount's root>/<parent>. */
 static int cg_join(const char *mnt, const char *root, const char *own, const char *parent,
-		   char **ret)
+                   char **ret)
 {
 	size_t rl = strlen(root);
 	const char *rel = own;
@@ -307,7 +307,7 @@ static int cg_v2_enable(const char *dir, const char *leaf)
 }
 
 static int cg_mgr_init_v2(struct cgroup_mgr *m, const char *own_text, const char *parent,
-			  struct warren_error *err)
+                          struct warren_error *err)
 {
 	_cleanup_free_ char *own = NULL, *own_dir = NULL, *leaf = NULL;
 	char *base;
@@ -343,7 +343,7 @@ static int cg_mgr_init_v2(struct cgroup_mgr *m, const char *own_text, const char
 }
 
 static int cg_mgr_init_v1(struct cgroup_mgr *m, const char *own_text, const char *parent,
-			  struct warren_error *err)
+                          struct warren_error *err)
 {
 	_cleanup_free_ char *mountinfo = NULL;
 	size_t i, j;
@@ -363,7 +363,7 @@ static int cg_mgr_init_v1(struct cgroup_mgr *m, const char *own_text, const char
 			continue;
 		if (r < 0)
 			return err_set(err, -r, "cgroup v1 controller '%s' not found",
-				       cg_v1_ctrls[i].name);
+			               cg_v1_ctrls[i].name);
 		r = cg_join(mnt, root, own, parent, &base);
 		if (r < 0)
 			return err_set(err, ENOMEM, "out of memory");
@@ -400,7 +400,7 @@ int cgroup_mgr_new(const char *parent_name, struct cgroup_mgr **ret, struct warr
 		return err_set(err, ENOMEM, "out of memory");
 	m->v2 = cg_detect_v2();
 	r = m->v2 ? cg_mgr_init_v2(m, own_text, parent_name, err)
-		  : cg_mgr_init_v1(m, own_text, parent_name, err);
+	          : cg_mgr_init_v1(m, own_text, parent_name, err);
 	if (r < 0) {
 		err_prefix(err, "cgroup v%d setup", m->v2 ? 2 : 1);
 		cgroup_mgr_free(m);
@@ -437,7 +437,7 @@ static const struct cg_hier *cg_find(const struct cgroup_mgr *m, unsigned ctrl)
 }
 
 static int cg_set_limits_v1(struct cgroup_mgr *m, const char *id, const struct cgroup_limits *lim,
-			    const char **ret_file)
+                            const char **ret_file)
 {
 	const struct cg_hier *h;
 	int r;
@@ -447,8 +447,8 @@ static int cg_set_limits_v1(struct cgroup_mgr *m, const char *id, const struct c
 	r = cg_write_u64(h->base, id, "cpu.cfs_period_us", 100000);
 	if (r >= 0)
 		r = lim->cpu_count ? cg_write_u64(h->base, id, "cpu.cfs_quota_us",
-						  (uint64_t)lim->cpu_count * 100000)
-				   : cg_write(h->base, id, "cpu.cfs_quota_us", "-1");
+		                                  (uint64_t)lim->cpu_count * 100000)
+		                   : cg_write(h->base, id, "cpu.cfs_quota_us", "-1");
 	if (r < 0)
 		return r;
 
@@ -462,7 +462,7 @@ static int cg_set_limits_v1(struct cgroup_mgr *m, const char *id, const struct c
 		if (cg_exists(h->base, id, "memory.memsw.limit_in_bytes")) {
 			*ret_file = "memory.memsw.limit_in_bytes";
 			r = cg_write_u64(h->base, id, "memory.memsw.limit_in_bytes",
-					 lim->memory_bytes);
+			                 lim->memory_bytes);
 			if (r < 0)
 				return r;
 		} else {
@@ -478,11 +478,11 @@ static int cg_set_limits_v1(struct cgroup_mgr *m, const char *id, const struct c
 	h = cg_find(m, CG_PIDS);
 	*ret_file = "pids.max";
 	return lim->pids_max ? cg_write_u64(h->base, id, "pids.max", lim->pids_max)
-			     : cg_write(h->base, id, "pids.max", "max");
+	                     : cg_write(h->base, id, "pids.max", "max");
 }
 
 static int cg_set_limits_v2(struct cgroup_mgr *m, const char *id, const struct cgroup_limits *lim,
-			    const char **ret_file)
+                            const char **ret_file)
 {
 	const char *b = m->hier[0].base;
 	char s[64];
@@ -513,11 +513,11 @@ static int cg_set_limits_v2(struct cgroup_mgr *m, const char *id, const struct c
 		(void)cg_write(b, id, "memory.oom.group", "1");
 	*ret_file = "pids.max";
 	return lim->pids_max ? cg_write_u64(b, id, "pids.max", lim->pids_max)
-			     : cg_write(b, id, "pids.max", "max");
+	                     : cg_write(b, id, "pids.max", "max");
 }
 
 int cgroup_create(struct cgroup_mgr *m, const char *id, const struct cgroup_limits *lim,
-		  struct warren_error *err)
+                  struct warren_error *err)
 {
 	const char *file = "";
 	size_t i, n_made = 0;
@@ -578,7 +578,7 @@ int cgroup_attach(struct cgroup_mgr *m, const char *id, pid_t pid, struct warren
 		r = cg_write(m->hier[i].base, id, "cgroup.procs", s);
 		if (r < 0)
 			return err_set(err, -r, "moving pid %d into cgroup %s/%s: %s", (int)pid,
-				       m->hier[i].base, id, strerror(-r));
+			               m->hier[i].base, id, strerror(-r));
 	}
 	return 0;
 }
@@ -794,7 +794,7 @@ int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats 
 		if (h && cg_read_u64(h->base, id, "cpuacct.usage", &v) == 0)
 			st.cpu_usage_us = v / 1000;
 		r = cg_read_u64(cg_find(m, CG_MEMORY)->base, id, "memory.usage_in_bytes",
-				&st.memory_bytes);
+		                &st.memory_bytes);
 		if (r < 0)
 			return r;
 		r = cg_read_u64(cg_find(m, CG_PIDS)->base, id, "pids.current", &v);
@@ -807,7 +807,7 @@ int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats 
 }
 
 int cgroup_file_path(const struct cgroup_mgr *m, const char *id, const char *file, char *buf,
-		     size_t size)
+                     size_t size)
 {
 	const struct cg_hier *h = &m->hier[0];
 	size_t i;

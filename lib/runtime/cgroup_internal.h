@@ -14,7 +14,7 @@
  * hierarchy. -ENOENT when no hierarchy has that controller.
  */
 int cgroup_file_path(const struct cgroup_mgr *m, const char *id, const char *file, char *buf,
-		     size_t size);
+                     size_t size);
 /* Removes the (empty) parent group(s); -EBUSY while sandbox groups remain. */
 int cgroup_mgr_remove(struct cgroup_mgr *m);
 

@@ -33,7 +33,7 @@
 struct net_mgr {
 	char bridge[IFNAMSIZ];
 	int bridge_ifindex;
-	uint32_t net;	  /* subnet base, host byte order */
+	uint32_t net; /* subnet base, host byte order */
 	unsigned prefix;
 	struct nft_fw *fw;
 };
@@ -222,7 +222,7 @@ static int bridge_name_valid(const char *s)
 		return 0;
 	for (i = 0; s[i]; i++)
 		if (i >= 15 || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-				 s[i] == '_' || s[i] == '-'))
+		                 s[i] == '_' || s[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -368,7 +368,7 @@ static void slot_mac(unsigned slot, uint8_t mac[6])
 }
 
 static int veth_create(struct nl *nl, const struct net_mgr *m, const char *name, pid_t pid,
-		       const uint8_t mac[6])
+                       const uint8_t mac[6])
 {
 	char buf[1024] __attribute__((aligned(8))) = {0};
 	struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -408,7 +408,7 @@ static int port_isolate(struct nl *nl, int index)
 }
 
 int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
-	       struct warren_error *err)
+               struct warren_error *err)
 {
 	char name[IFNAMSIZ];
 	uint8_t mac[6];

@@ -83,49 +83,66 @@ static bool nft_name_valid(const char *s)
 		return false;
 	for (i = 0; s[i]; i++) {
 		char c = s[i];
-		if (i >= 15 || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-				 c == '-'))
+		if (i >= 15 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
 			return false;
 	}
 	return true;
 }
 
+/*
+ * The whole ruleset; %1$s is the bridge (and table) name, %2$s its subnet.
+ * "add" + "flush" first, so an existing table keeps its sets' elements and
+ * loses only its old rules; the blocks then add to the emptied chains.
+ */
+static const char fw_rules[] =
+    "add table inet %1$s\n"
+    "flush table inet %1$s\n"
+    "table inet %1$s {\n"
+    "  set inet_ok { type ipv4_addr; }\n"
+    "  chain input {\n"
+    "    type filter hook input priority filter; policy accept;\n"
+    /* The host's services, loopback-bound ones included, are not for sandboxes. */
+    "    iifname \"%1$s\" ct state established,related accept\n"
+    "    iifname \"%1$s\" drop\n"
+    "  }\n"
+    "  chain forward {\n"
+    "    type filter hook forward priority filter; policy accept;\n"
+    "    iifname \"%1$s\" meta nfproto ipv6 drop\n"
+    "    oifname \"%1$s\" meta nfproto ipv6 drop\n"
+    "    iifname \"%1$s\" oifname \"%1$s\" drop\n"
+    "    iifname \"%1$s\" ip daddr %2$s drop\n"
+    /* Link-local covers the cloud metadata services (instance credentials). */
+    "    iifname \"%1$s\" ip daddr 169.254.0.0/16 drop\n"
+    "    iifname \"%1$s\" ip saddr != %2$s drop\n"
+    "    iifname \"%1$s\" ip saddr != @inet_ok drop\n"
+    "    iifname \"%1$s\" accept\n"
+    "    oifname \"%1$s\" ct state established,related accept\n"
+    "    oifname \"%1$s\" drop\n"
+    "  }\n"
+    "  chain postrouting {\n"
+    "    type nat hook postrouting priority srcnat; policy accept;\n"
+    "    ip saddr %2$s oifname != \"%1$s\" masquerade\n"
+    "  }\n"
+    "}\n"
+    "add table bridge %1$s\n"
+    "flush table bridge %1$s\n"
+    "table bridge %1$s {\n"
+    "  set ports { type ifname; }\n"
+    "  set slots { type ifname . ether_addr . ipv4_addr; }\n"
+    "  chain prerouting {\n"
+    "    type filter hook prerouting priority filter; policy accept;\n"
+    "    iifname != @ports accept\n"
+    "    ether type ip iifname . ether saddr . ip saddr @slots accept\n"
+    "    ether type arp iifname . ether saddr . arp saddr ip @slots"
+    " iifname . arp saddr ether . arp saddr ip @slots accept\n"
+    "    drop\n"
+    "  }\n"
+    "}\n";
+
 static void fw_script_rules(struct nft_fw *fw, struct nft_script *s)
 {
-	const char *b = fw->bridge, *sn = fw->subnet;
-
-	ns_add(s, "add table inet %s\n", b);
-	ns_add(s, "add set inet %s inet_ok { type ipv4_addr; }\n", b);
-	ns_add(s, "add chain inet %s input { type filter hook input priority filter; policy accept; }\n", b);
-	ns_add(s, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", b);
-	ns_add(s, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", b);
-	ns_add(s, "flush table inet %s\n", b);
-	/* The host's services, loopback-bound ones included, are not for sandboxes. */
-	ns_add(s, "add rule inet %s input iifname \"%s\" ct state established,related accept\n", b, b);
-	ns_add(s, "add rule inet %s input iifname \"%s\" drop\n", b, b);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" meta nfproto ipv6 drop\n", b, b);
-	ns_add(s, "add rule inet %s forward oifname \"%s\" meta nfproto ipv6 drop\n", b, b);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" ip saddr != @inet_ok drop\n", b, b);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" oifname \"%s\" drop\n", b, b, b);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" ip daddr %s drop\n", b, b, sn);
-	/* Link-local covers the cloud metadata services (instance credentials). */
-	ns_add(s, "add rule inet %s forward iifname \"%s\" ip daddr 169.254.0.0/16 drop\n", b, b);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" ip saddr != %s drop\n", b, b, sn);
-	ns_add(s, "add rule inet %s forward iifname \"%s\" accept\n", b, b);
-	ns_add(s, "add rule inet %s forward oifname \"%s\" ct state established,related accept\n", b, b);
-	ns_add(s, "add rule inet %s forward oifname \"%s\" drop\n", b, b);
-	ns_add(s, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", b, sn, b);
-
-	ns_add(s, "add table bridge %s\n", b);
-	ns_add(s, "add set bridge %s ports { type ifname; }\n", b);
-	ns_add(s, "add set bridge %s slots { type ifname . ether_addr . ipv4_addr; }\n", b);
-	ns_add(s, "add chain bridge %s prerouting { type filter hook prerouting priority filter; policy accept; }\n", b);
-	ns_add(s, "flush table bridge %s\n", b);
-	ns_add(s, "add rule bridge %s prerouting iifname != @ports accept\n", b);
-	ns_add(s, "add rule bridge %s prerouting ether type ip iifname . ether saddr . ip saddr @slots accept\n", b);
-	ns_add(s, "add rule bridge %s prerouting ether type arp iifname . ether saddr . arp saddr ip @slots "
-		  "iifname . arp saddr ether . arp saddr ip @slots accept\n", b);
-	ns_add(s, "add rule bridge %s prerouting drop\n", b);
+	ns_add(s, fw_rules, fw->bridge, fw->subnet);
 }
 
 /* "add X; delete X" in one transaction removes X whether or not it existed. */
@@ -136,7 +153,7 @@ static void fw_script_delete_tables(struct nft_fw *fw, struct nft_script *s)
 }
 
 int nft_fw_new(const char *bridge, struct in_addr net, unsigned prefix, struct nft_fw **ret,
-	       struct warren_error *err)
+               struct warren_error *err)
 {
 	struct nft_script s = {0};
 	struct nft_fw *fw;
@@ -206,7 +223,7 @@ static bool ifname_valid(const char *s)
 }
 
 static void fw_script_slot(struct nft_fw *fw, struct nft_script *s, const char *verb,
-			   const char *ifname, const uint8_t mac[6], const char *addr)
+                           const char *ifname, const uint8_t mac[6], const char *addr)
 {
 	const char *b = fw->bridge;
 
@@ -230,7 +247,7 @@ struct elem_op {
 
 /* Keys as the kernel stores them: every field of a concatenation padded to 4 bytes. */
 static size_t elem_key(int which, const char *ifname, const uint8_t mac[6], struct in_addr addr,
-		       uint8_t key[32])
+                       uint8_t key[32])
 {
 	memset(key, 0, 32);
 	switch (which) {
@@ -262,9 +279,8 @@ static void batch_marker(char *buf, uint16_t type, uint32_t seq)
 	nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
 }
 
-static void elem_msg(char *buf, const struct nft_fw *fw, uint16_t msg, uint16_t flags,
-		     uint32_t seq, int which, const char *ifname, const uint8_t mac[6],
-		     struct in_addr addr)
+static void elem_msg(char *buf, const struct nft_fw *fw, uint16_t msg, uint16_t flags, uint32_t seq,
+                     int which, const char *ifname, const uint8_t mac[6], struct in_addr addr)
 {
 	static const char *const set_names[] = {"ports", "slots", "inet_ok"};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -312,7 +328,7 @@ static int nfnl_open(void)
 
 /* 1 if the element is in its set, 0 if not, -errno when the kernel cannot tell. */
 static int fw_elem_exists(struct nft_fw *fw, int which, const char *ifname, const uint8_t mac[6],
-			  struct in_addr addr)
+                          struct in_addr addr)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	int fd, r, found = 0;
@@ -362,7 +378,7 @@ out:
 }
 
 static int fw_elems_raw(struct nft_fw *fw, const struct elem_op *ops, size_t n_ops,
-			const char *ifname, const uint8_t mac[6], struct in_addr addr)
+                        const char *ifname, const uint8_t mac[6], struct in_addr addr)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct mnl_nlmsg_batch *b;
@@ -382,9 +398,9 @@ static int fw_elems_raw(struct nft_fw *fw, const struct elem_op *ops, size_t n_o
 	mnl_nlmsg_batch_next(b);
 	for (i = 0; i < n_ops; i++) {
 		elem_msg(mnl_nlmsg_batch_current(b), fw,
-			 ops[i].del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
-			 NLM_F_ACK | (ops[i].del ? 0 : NLM_F_CREATE), seq++, ops[i].which, ifname,
-			 mac, addr);
+		         ops[i].del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+		         NLM_F_ACK | (ops[i].del ? 0 : NLM_F_CREATE), seq++, ops[i].which, ifname,
+		         mac, addr);
 		mnl_nlmsg_batch_next(b);
 	}
 	batch_marker(mnl_nlmsg_batch_current(b), NFNL_MSG_BATCH_END, seq++);
@@ -433,7 +449,7 @@ out_close:
 }
 
 int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
-		    struct in_addr addr, bool allow_internet, struct warren_error *err)
+                    struct in_addr addr, bool allow_internet, struct warren_error *err)
 {
 	/*
 	 * Adding an element that exists is no error, so additions alone commit
@@ -442,7 +458,7 @@ int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
 	 * crashed predecessor in its slot left it there.
 	 */
 	static const struct elem_op ops[] = {
-		{false, ELEM_PORTS}, {false, ELEM_SLOTS}, {false, ELEM_INET_OK}};
+	    {false, ELEM_PORTS}, {false, ELEM_SLOTS}, {false, ELEM_INET_OK}};
 	static const struct elem_op revoke[] = {{false, ELEM_INET_OK}, {true, ELEM_INET_OK}};
 	struct nft_script s = {0};
 	char a[INET_ADDRSTRLEN];
@@ -467,11 +483,11 @@ int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
 }
 
 int nft_fw_slot_del(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
-		    struct in_addr addr, struct warren_error *err)
+                    struct in_addr addr, struct warren_error *err)
 {
 	static const struct elem_op ops[] = {
-		{false, ELEM_PORTS}, {false, ELEM_SLOTS}, {false, ELEM_INET_OK},
-		{true, ELEM_PORTS},  {true, ELEM_SLOTS},  {true, ELEM_INET_OK},
+	    {false, ELEM_PORTS}, {false, ELEM_SLOTS}, {false, ELEM_INET_OK},
+	    {true, ELEM_PORTS},  {true, ELEM_SLOTS},  {true, ELEM_INET_OK},
 	};
 	struct nft_script s = {0};
 	char a[INET_ADDRSTRLEN];

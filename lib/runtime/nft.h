@@ -34,7 +34,7 @@ struct nft_fw;
 
 /* bridge: [a-z][a-z0-9_-]{0,14}; net/prefix: the bridge's IPv4 subnet. */
 int nft_fw_new(const char *bridge, struct in_addr net, unsigned prefix, struct nft_fw **ret,
-	       struct warren_error *err);
+               struct warren_error *err);
 /* Frees the handle; the tables stay installed (see nft_fw_remove). */
 void nft_fw_free(struct nft_fw *fw);
 /* Deletes both tables (tests, uninstall). */
@@ -43,9 +43,9 @@ int nft_fw_remove(struct nft_fw *fw, struct warren_error *err);
 /* Registers a sandbox port: its host interface, the sandbox's MAC and address, and whether
  * it may reach beyond the host. Replaces any state left for the same slot. */
 int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
-		    struct in_addr addr, bool allow_internet, struct warren_error *err);
+                    struct in_addr addr, bool allow_internet, struct warren_error *err);
 /* Removes what nft_fw_slot_add added; 0 when nothing was there. */
 int nft_fw_slot_del(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
-		    struct in_addr addr, struct warren_error *err);
+                    struct in_addr addr, struct warren_error *err);
 
 #endif

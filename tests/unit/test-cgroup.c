@@ -191,8 +191,7 @@ static void test_limits_attach_destroy(void **state)
 		n_reaped++;
 	}
 	assert_int_equal(n_reaped, 5);
-	assert_false(group_exists(f->m, "t1", "memory.limit_in_bytes") &&
-		     !cgroup_mgr_is_v2(f->m));
+	assert_false(group_exists(f->m, "t1", "memory.limit_in_bytes") && !cgroup_mgr_is_v2(f->m));
 	assert_false(group_exists(f->m, "t1", "pids.max"));
 	assert_false(group_exists(f->m, "t1", "cpu.max") && cgroup_mgr_is_v2(f->m));
 	l.n = 0;
@@ -261,9 +260,9 @@ static void test_bad_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_ids),
-		cmocka_unit_test(test_limits_attach_destroy),
-		cmocka_unit_test(test_second_attach_timing),
+	    cmocka_unit_test(test_bad_ids),
+	    cmocka_unit_test(test_limits_attach_destroy),
+	    cmocka_unit_test(test_second_attach_timing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

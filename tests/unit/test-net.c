@@ -43,7 +43,7 @@
 
 struct tns {
 	pid_t pid;
-	int fd;	    /* /proc/<pid>/ns/net */
+	int fd;     /* /proc/<pid>/ns/net */
 	int hold_w; /* closing it ends the namespace's holder process */
 };
 
@@ -396,9 +396,8 @@ static void test_port_is_isolated(void **state)
 	NEED_ROOT();
 	assert_int_equal(read_file("/sys/class/net/wv60001/brport/isolated", 16, &iso, NULL), 0);
 	assert_string_equal(iso, "1\n");
-	assert_int_equal(sh("test \"$(basename $(readlink /sys/class/net/wv60001/master))\" = "
-			    BRIDGE),
-			 0);
+	assert_int_equal(
+	    sh("test \"$(basename $(readlink /sys/class/net/wv60001/master))\" = " BRIDGE), 0);
 }
 
 static void test_host_reaches_sandbox(void **state)
@@ -449,12 +448,12 @@ static void test_sandbox_cannot_reach_host_loopback(void **state)
 	/* Server on the host's 127.0.0.1:9091 from the previous test. */
 	assert_int_equal(tcp_from_host("127.0.0.1", 9091), 0);
 	assert_int_equal(write_file("/proc/sys/net/ipv4/conf/" BRIDGE "/route_localnet", "1"), 0);
-	assert_int_equal(in_ns(&fx.b, run_cmd, (void *)
-			       "echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && "
-			       "ip route del local 127.0.0.0/8 dev lo table local && "
-			       "ip route del local 127.0.0.1 dev lo table local && "
-			       "ip route add 127.0.0.0/8 via 10.203.0.1 dev eth0 onlink"),
-			 0);
+	assert_int_equal(in_ns(&fx.b, run_cmd,
+	                       (void *)"echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && "
+	                               "ip route del local 127.0.0.0/8 dev lo table local && "
+	                               "ip route del local 127.0.0.1 dev lo table local && "
+	                               "ip route add 127.0.0.0/8 via 10.203.0.1 dev eth0 onlink"),
+	                 0);
 	assert_int_equal(tcp_from(&fx.b, "127.0.0.1", 9091, NULL), 1);
 	assert_int_equal(write_file("/proc/sys/net/ipv4/conf/" BRIDGE "/route_localnet", "0"), 0);
 }
@@ -558,7 +557,8 @@ static void test_detach(void **state)
 	assert_int_equal(sh("nft list set bridge " BRIDGE " ports | grep -q wv60001"), 256);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.98'"), 256);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.99'"), 0);
-	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"), 256);
+	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"),
+	                 256);
 	/* Idempotent; a dead namespace takes its veth along. */
 	assert_int_equal(net_detach(fx.m, SLOT_A), 0);
 	ns_free(&fx.b);
@@ -571,23 +571,24 @@ static void test_detach(void **state)
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"), 0);
 	/* No detach in between, as after a crash: the stale grant must go. */
 	assert_int_equal(net_attach(fx.m, SLOT_C, fx.c.pid, false, &err), 0);
-	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"), 256);
+	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"),
+	                 256);
 	assert_int_equal(net_attach(fx.m, 70000, fx.c.pid, true, &err), -ERANGE);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_slot_addresses),
-		cmocka_unit_test(test_port_is_isolated),
-		cmocka_unit_test(test_host_reaches_sandbox),
-		cmocka_unit_test(test_sandbox_cannot_reach_host),
-		cmocka_unit_test(test_sandbox_cannot_reach_host_loopback),
-		cmocka_unit_test(test_sandboxes_isolated),
-		cmocka_unit_test(test_internet),
-		cmocka_unit_test(test_no_spoofing),
-		cmocka_unit_test(test_restart_keeps_state),
-		cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_slot_addresses),
+	    cmocka_unit_test(test_port_is_isolated),
+	    cmocka_unit_test(test_host_reaches_sandbox),
+	    cmocka_unit_test(test_sandbox_cannot_reach_host),
+	    cmocka_unit_test(test_sandbox_cannot_reach_host_loopback),
+	    cmocka_unit_test(test_sandboxes_isolated),
+	    cmocka_unit_test(test_internet),
+	    cmocka_unit_test(test_no_spoofing),
+	    cmocka_unit_test(test_restart_keeps_state),
+	    cmocka_unit_test(test_detach),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
