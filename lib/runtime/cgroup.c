@@ -736,21 +736,43 @@ int cgroup_destroy(struct cgroup_mgr *m, const char *id)
 	return m->v2 ? cg_destroy_v2(m, id, deadline) : cg_destroy_v1(m, id, deadline);
 }
 
+static bool cg_listed_before(const struct cgroup_mgr *m, size_t upto, const char *id)
+{
+	char p[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < upto; i++)
+		if (cg_path(p, sizeof(p), m->hier[i].base, id, NULL) == 0 && access(p, F_OK) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every hierarchy is read: on v1 warrend's own group may differ between
+ * hierarchies and between runs (a new memory group per start), so a group
+ * left by an earlier run may show in some hierarchies only.
+ */
 int cgroup_list(struct cgroup_mgr *m, void (*fn)(const char *id, void *ud), void *ud)
 {
-	const struct cg_hier *h = m->v2 ? &m->hier[0] : cg_find(m, CG_MEMORY);
-	DIR *d;
-	struct dirent *de;
+	size_t i;
 
-	d = opendir(h->base);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || !cg_name_valid(de->d_name))
-			continue;
-		fn(de->d_name, ud);
+	for (i = 0; i < m->n_hier; i++) {
+		struct dirent *de;
+		DIR *d = opendir(m->hier[i].base);
+
+		if (!d) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || !cg_name_valid(de->d_name) ||
+			    cg_listed_before(m, i, de->d_name))
+				continue;
+			fn(de->d_name, ud);
+		}
+		closedir(d);
 	}
-	closedir(d);
 	return 0;
 }
 
