@@ -24,13 +24,15 @@
 
 #define NET_DEFAULT_BRIDGE "warren0"
 #define NET_DEFAULT_SUBNET "10.201.0.0/16"
-#define NET_VETH_PREFIX "wv"
 #define NET_IFACE_INSIDE "eth0"
 #define NET_NL_BUF 8192
 
 /* Immutable after net_mgr_new() except through the firewall, which locks itself. */
 struct net_mgr {
 	char bridge[IFNAMSIZ];
+	/* Host ends are named "w<hash of bridge>v<slot>" so that two warrend instances on one
+	 * host (a developer's and a test run's) never take over each other's interfaces. */
+	char veth_prefix[8];
 	int bridge_ifindex;
 	uint32_t net; /* subnet base, host byte order */
 	unsigned prefix;
@@ -291,6 +293,13 @@ int net_mgr_new(const struct net_config *cfg, struct net_mgr **ret, struct warre
 	if (!m)
 		return err_set(err, ENOMEM, "out of memory");
 	snprintf(m->bridge, sizeof(m->bridge), "%s", bridge);
+	{
+		/* FNV-1a of the bridge name: 16 bits are plenty to tell instances apart. */
+		uint32_t h = 2166136261u;
+		for (const char *p = bridge; *p; p++)
+			h = (h ^ (uint8_t)*p) * 16777619u;
+		snprintf(m->veth_prefix, sizeof(m->veth_prefix), "w%04xv", (unsigned)(h & 0xffff));
+	}
 	r = parse_subnet(subnet, &m->net, &m->prefix);
 	if (r < 0) {
 		err_set(err, EINVAL, "invalid subnet '%s' (want a.b.c.d/8..30)", subnet);
@@ -356,6 +365,16 @@ void net_gateway(const struct net_mgr *m, struct in_addr *ret_gw, unsigned *ret_
 }
 
 /* Locally administered and derived from the slot, so the firewall knows it in advance. */
+static void veth_name(const struct net_mgr *m, unsigned slot, char name[IFNAMSIZ])
+{
+	snprintf(name, IFNAMSIZ, "%s%u", m->veth_prefix, slot);
+}
+
+void net_slot_ifname(const struct net_mgr *m, unsigned slot, char buf[16])
+{
+	veth_name(m, slot, buf);
+}
+
 static void slot_mac(unsigned slot, uint8_t mac[6])
 {
 	mac[0] = 0x02;
@@ -420,7 +439,7 @@ int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
 	r = net_slot_addr(m, slot, &addr);
 	if (r < 0)
 		return err_set(err, ERANGE, "slot %u does not fit the subnet", slot);
-	snprintf(name, sizeof(name), NET_VETH_PREFIX "%u", slot);
+	veth_name(m, slot, name);
 	slot_mac(slot, mac);
 	/* Firewall first: from its first frame on, the port is filtered. */
 	r = nft_fw_slot_add(m->fw, name, mac, addr, allow_internet, err);
@@ -482,7 +501,7 @@ int net_detach(struct net_mgr *m, unsigned slot)
 	r = net_slot_addr(m, slot, &addr);
 	if (r < 0)
 		return r;
-	snprintf(name, sizeof(name), NET_VETH_PREFIX "%u", slot);
+	veth_name(m, slot, name);
 	slot_mac(slot, mac);
 	r = nl_open(&nl);
 	if (r == 0) {

@@ -7,7 +7,7 @@
  *
  * Host side: one bridge (default "warren0", gateway = first address of the
  * subnet, default 10.201.0.1/16). Each sandbox slot N gets a veth pair, the
- * host end "wv<N>" enslaved to the bridge as an *isolated* port (so
+ * host end "w<hash of bridge>v<N>" enslaved to the bridge as an *isolated* port (so
  * sandboxes cannot reach each other at layer 2), the other end moved into the
  * sandbox's network namespace and renamed "eth0", with address
  * subnet + N + 1 (slot 1 -> 10.201.0.2).
@@ -43,6 +43,8 @@ void net_mgr_free(struct net_mgr *m);
 
 /* Address of a slot's sandbox (slot >= 1). -ERANGE when the subnet has no room. */
 int net_slot_addr(const struct net_mgr *m, unsigned slot, struct in_addr *ret);
+/* Host-side interface name of a slot's veth ("w<hash of bridge>v<slot>"), into buf[16]. */
+void net_slot_ifname(const struct net_mgr *m, unsigned slot, char buf[16]);
 /* Gateway (bridge) address and prefix length, for the sandbox's own setup. */
 void net_gateway(const struct net_mgr *m, struct in_addr *ret_gw, unsigned *ret_prefix);
 

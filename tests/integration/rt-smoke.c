@@ -110,6 +110,9 @@ static bool cgroup_dir_exists(const char *name)
 	return found_name;
 }
 
+/* The network manager of this run, when it uses one (for interface names). */
+static struct net_mgr *smoke_net;
+
 static void check_gone(struct rt_sandbox *sb, const char *state, const char *id, unsigned slot)
 {
 	char path[PATH_MAX];
@@ -126,8 +129,12 @@ static void check_gone(struct rt_sandbox *sb, const char *state, const char *id,
 	CHECK(stat(path, &st) < 0 && errno == ENOENT, "directory %s removed", path);
 	CHECK(!file_contains("/proc/self/mountinfo", id), "no mount mentions %s on the host", id);
 	CHECK(!cgroup_dir_exists(id), "no cgroup directory named %s", id);
-	snprintf(path, sizeof(path), "/sys/class/net/wv%u", slot);
-	CHECK(stat(path, &st) < 0, "no host veth wv%u", slot);
+	if (smoke_net) {
+		char name[16];
+		net_slot_ifname(smoke_net, slot, name);
+		snprintf(path, sizeof(path), "/sys/class/net/%s", name);
+		CHECK(stat(path, &st) < 0, "no host veth %s", name);
+	}
 }
 
 static void probe_checks(const struct rt_sandbox *sb, const struct rt_spec *spec,
@@ -269,6 +276,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rt-smoke: net: %s\n", err.msg);
 			return 1;
 		}
+		smoke_net = net;
 	}
 	struct rt_config cfg = {
 	    .state_dir = state, .agent_binary = agent, .cgroups = cg, .net = net};

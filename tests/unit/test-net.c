@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Real sandbox networking: needs root (skipped otherwise). Uses a test-only
- * bridge "wtest0" on 10.203.0.0/16, slots 60001.. (ports wv60001..), and an
+ * bridge "wtest0" on 10.203.0.0/16, slots 60001.. (host ports named by net_slot_ifname), and an
  * "internet" namespace reached through a host veth "wtinet0" on
  * 10.209.41.0/24. Every address is one of the namespaces made here; nothing
  * is sent to real external or private addresses. Everything is removed at the
@@ -389,15 +389,28 @@ static void test_slot_addresses(void **state)
 	assert_int_equal(fx.prefix, 16);
 }
 
+/* /sys/class/net/<host end of slot>, for the checks below. */
+static const char *port_path(unsigned slot, const char *suffix)
+{
+	static char path[128];
+	char name[16];
+
+	net_slot_ifname(fx.m, slot, name);
+	snprintf(path, sizeof(path), "/sys/class/net/%s%s", name, suffix);
+	return path;
+}
+
 static void test_port_is_isolated(void **state)
 {
 	_cleanup_free_ char *iso = NULL;
+	char cmd[256];
 
 	NEED_ROOT();
-	assert_int_equal(read_file("/sys/class/net/wv60001/brport/isolated", 16, &iso, NULL), 0);
+	assert_int_equal(read_file(port_path(SLOT_A, "/brport/isolated"), 16, &iso, NULL), 0);
 	assert_string_equal(iso, "1\n");
-	assert_int_equal(
-	    sh("test \"$(basename $(readlink /sys/class/net/wv60001/master))\" = " BRIDGE), 0);
+	snprintf(cmd, sizeof(cmd), "test \"$(basename $(readlink %s))\" = " BRIDGE,
+	         port_path(SLOT_A, "/master"));
+	assert_int_equal(sh("%s", cmd), 0);
 }
 
 static void test_host_reaches_sandbox(void **state)
@@ -551,10 +564,14 @@ static void test_detach(void **state)
 	struct warren_error err = {0};
 
 	NEED_ROOT();
-	assert_int_equal(access("/sys/class/net/wv60001", F_OK), 0);
+	char name[16], cmd[128];
+
+	net_slot_ifname(fx.m, SLOT_A, name);
+	snprintf(cmd, sizeof(cmd), "nft list set bridge " BRIDGE " ports | grep -q %s", name);
+	assert_int_equal(access(port_path(SLOT_A, ""), F_OK), 0);
 	assert_int_equal(net_detach(fx.m, SLOT_A), 0);
-	assert_int_equal(access("/sys/class/net/wv60001", F_OK), -1);
-	assert_int_equal(sh("nft list set bridge " BRIDGE " ports | grep -q wv60001"), 256);
+	assert_int_equal(access(port_path(SLOT_A, ""), F_OK), -1);
+	assert_int_equal(sh("%s", cmd), 256);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.98'"), 256);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.99'"), 0);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.100'"),
@@ -563,7 +580,7 @@ static void test_detach(void **state)
 	assert_int_equal(net_detach(fx.m, SLOT_A), 0);
 	ns_free(&fx.b);
 	assert_int_equal(net_detach(fx.m, SLOT_B), 0);
-	assert_int_equal(access("/sys/class/net/wv60002", F_OK), -1);
+	assert_int_equal(access(port_path(SLOT_B, ""), F_OK), -1);
 	assert_int_equal(sh("nft list set inet " BRIDGE " inet_ok | grep -q '10.203.234.99'"), 256);
 	/* A slot re-used with internet after a no-internet sandbox, and the other way round. */
 	assert_int_equal(net_detach(fx.m, SLOT_C), 0);
