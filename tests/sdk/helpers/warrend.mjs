@@ -192,19 +192,6 @@ export async function startWarrend(opts = {}) {
 		w.apiUrl = ready.E2B_API_URL;
 		w.sandboxUrl = ready.E2B_SANDBOX_URL;
 		w.apiKey = ready.E2B_API_KEY;
-		// Development aid: warrend instances on one host share veth names per slot (wv<slot>),
-		// so a developer's instance and a test instance can break each other's low slots.
-		// WARREN_TEST_SKIP_SLOTS=N keeps N idle filler sandboxes so the tests use higher slots.
-		const skip = Number(process.env.WARREN_TEST_SKIP_SLOTS || 0);
-		for (let i = 0; i < skip && !w.fillers; i++) {
-			const r = await fetch(`${ready.E2B_API_URL}/v2/sandboxes`, {
-				method: 'POST',
-				headers: { 'X-API-KEY': ready.E2B_API_KEY, 'Content-Type': 'application/json' },
-				body: JSON.stringify({ templateID: 'base', timeout: 3600 }),
-			});
-			if (r.status !== 201) throw new Error(`filler sandbox: ${r.status} ${await r.text()}`);
-		}
-		w.fillers = skip;
 		if (opts.setEnv !== false) {
 			process.env.E2B_API_URL = w.apiUrl;
 			process.env.E2B_SANDBOX_URL = w.sandboxUrl;
@@ -239,11 +226,51 @@ export async function startWarrend(opts = {}) {
 		return w.launch();
 	};
 
-	// Stops warrend and removes everything this run made on the host.
+	// Stops warrend and removes everything this run made on the host. A warrend that does not
+	// stop on SIGTERM is reported (the restart suite asserts it) and its sandboxes killed here.
 	w.stop = async () => {
 		const r = await w.terminate();
+		if (r && (r.timedOut || r.code !== 0)) console.log(`# warrend did not stop cleanly on SIGTERM: ${JSON.stringify(r)}; log ${w.logPath}`);
+		await w.killLeftovers();
 		w.cleanupHost();
 		return r;
+	};
+
+	// Host pids still in this run's cgroups (sandboxes left by a warrend that was SIGKILLed).
+	w.leftoverPids = () => {
+		const pids = new Set();
+		const scan = (d) => {
+			try {
+				for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+			} catch {
+				/* gone */
+			}
+			let ents = [];
+			try {
+				ents = fs.readdirSync(d, { withFileTypes: true });
+			} catch {
+				return;
+			}
+			for (const e of ents) if (e.isDirectory()) scan(path.join(d, e.name));
+		};
+		for (const d of w.cgroupDirs()) scan(d);
+		return [...pids];
+	};
+
+	w.killLeftovers = async () => {
+		for (let i = 0; i < 50; i++) {
+			const pids = w.leftoverPids();
+			if (pids.length === 0) return;
+			if (i === 0) console.log(`# killing ${pids.length} process(es) left in ${w.cgroupParent}`);
+			for (const p of pids) {
+				try {
+					process.kill(p, 'SIGKILL');
+				} catch {
+					/* gone */
+				}
+			}
+			await sleep(100);
+		}
 	};
 
 	w.cgroupDirs = () => cgroupParentDirs(process.pid, w.cgroupParent);
