@@ -488,7 +488,7 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
                        struct registry_info *ret, struct warren_error *err)
 {
 	struct rt_sandbox sb = {.pidfd = -1};
-	struct sbx *e;
+	struct sbx *e, *victim = NULL;
 	char **env;
 	int r;
 
@@ -513,19 +513,19 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	}
 
 	pthread_mutex_lock(&reg->lock);
-	while (reg->n >= reg->cfg.max_sandboxes) {
-		/* A request beats the pool: make room by dropping a pooled sandbox. */
-		struct sbx *victim = for_pool ? NULL : evict_pooled_locked(reg);
-
+	if (reg->n >= reg->cfg.max_sandboxes) {
+		/*
+		 * A request beats the pool: it takes the place of a pooled sandbox. Both are
+		 * registered until the victim's teardown (below) ends, so that the pool's
+		 * refill cannot take the place meanwhile; the victim is DYING all along.
+		 */
+		victim = for_pool ? NULL : evict_pooled_locked(reg);
 		if (!victim) {
 			pthread_mutex_unlock(&reg->lock);
 			sbx_free(e);
 			return err_set(err, EAGAIN, "too many sandboxes (at most %u)",
 			               reg->cfg.max_sandboxes);
 		}
-		pthread_mutex_unlock(&reg->lock);
-		destroy_entry(reg, victim, "evicted from the pool to make room");
-		pthread_mutex_lock(&reg->lock);
 	}
 	do {
 		r = random_id(e->id, SBX_ID_LEN);
@@ -537,6 +537,8 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 		r = add_locked(reg, e);
 	}
 	pthread_mutex_unlock(&reg->lock);
+	if (victim)
+		destroy_entry(reg, victim, "evicted from the pool to make room");
 	if (r < 0) {
 		sbx_free(e);
 		return err_set(err, -r, "registering sandbox: %s", strerror(-r));

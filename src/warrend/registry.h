@@ -90,7 +90,8 @@ size_t registry_count(struct registry *reg);
  * empty envVars, internet access allowed, no deadline, its own id), recorded in
  * the store as "pooled", and invisible to get/list/connect/resolve/kill until
  * claimed. Pooled sandboxes count towards max_sandboxes; a cold create at the
- * cap evicts a pooled one rather than fail. registry_recover destroys the
+ * cap evicts a pooled one rather than fail (both count until the evicted one is
+ * torn down, so that no refill takes its place). registry_recover destroys the
  * store's pooled rows (never re-adopted); registry_kill_all destroys them too.
  */
 /* Blocks while it spawns one pooled sandbox. -EAGAIN at the cap, other -errno with err. */
