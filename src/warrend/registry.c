@@ -574,20 +574,22 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	e->addr = sb.addr;
 	/* The sandbox starts, and its timeout counts, from when it is usable. */
 	e->started_ms = now_real_ms();
-	if (for_pool) {
-		e->state = SBX_POOLED;
-		r = 0;
-	} else {
+	if (!for_pool)
 		e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
-		e->state = SBX_RUNNING;
-		r = ret ? fill_info(e, ret) : 0;
-	}
 	pthread_mutex_unlock(&reg->lock);
+	/*
+	 * Recorded and logged while still CREATING: once published, the entry may be claimed,
+	 * killed or reaped (and freed) by other threads at any time.
+	 */
 	store_row(reg, e, for_pool ? "pooled" : "running");
-	wake_reaper(reg);
 	log_sbx(for_pool ? LOG_DEBUG : LOG_INFO, e->id,
 	        "sandbox created (template %s, slot %u, pid %d%s)", e->template_id, e->slot,
 	        (int)e->pid, for_pool ? ", pooled" : "");
+	pthread_mutex_lock(&reg->lock);
+	e->state = for_pool ? SBX_POOLED : SBX_RUNNING;
+	r = ret && !for_pool ? fill_info(e, ret) : 0;
+	pthread_mutex_unlock(&reg->lock);
+	wake_reaper(reg);
 	if (r < 0) {
 		/* The sandbox is fine; only this answer could not be built. */
 		return err_set(err, ENOMEM, "out of memory");
@@ -694,13 +696,16 @@ int registry_pool_activate(struct registry *reg, const char *id, const struct ap
 	/* Its life as the client's sandbox starts now. */
 	e->started_ms = now_real_ms();
 	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+	pthread_mutex_unlock(&reg->lock);
+	/* Recorded while still CLAIMED (only we touch it): once RUNNING it may be reaped. */
+	store_row(reg, e, "running");
+	log_sbx(LOG_INFO, id, "sandbox created (template %s, slot %u, pid %d, from the pool)",
+	        e->template_id, e->slot, (int)e->pid);
+	pthread_mutex_lock(&reg->lock);
 	e->state = SBX_RUNNING;
 	r = fill_info(e, ret);
 	pthread_mutex_unlock(&reg->lock);
-	store_row(reg, e, "running");
 	wake_reaper(reg);
-	log_sbx(LOG_INFO, id, "sandbox created (template %s, slot %u, pid %d, from the pool)",
-	        e->template_id, e->slot, (int)e->pid);
 	return r;
 }
 
