@@ -30,6 +30,8 @@ after(async () => {
 async function mustFail(cmd, why) {
 	const r = await runAllowFail(sbx, cmd, ROOT);
 	assert.notEqual(r.exitCode, 0, `${why}: "${cmd}" succeeded as root inside:\n${r.stdout}${r.stderr}`);
+	// Failing because the tool is missing would prove nothing.
+	assert.notEqual(r.exitCode, 127, `${why}: "${cmd}": ${r.stderr}`);
 	return r;
 }
 
@@ -84,7 +86,6 @@ describe('root inside cannot', () => {
 		);
 		assert.match(fd.stdout, /^-1 \d+\n$/, `finit_module: ${fd.stdout}${fd.stderr}`);
 		assert.notEqual(Number(fd.stdout.split(' ')[1]), 0);
-		await mustFail('modprobe dummy 2>&1 || /usr/sbin/modprobe dummy', 'modprobe');
 	});
 
 	test('ptrace the agent or read its memory', async () => {
@@ -100,7 +101,6 @@ describe('root inside cannot', () => {
 			ROOT,
 		);
 		assert.match(s.stdout, /^-1 [1-9]\d*\n$/, `ptrace(PTRACE_ATTACH, own child): ${s.stdout}${s.stderr}`);
-		await mustFail('head -c 16 /proc/1/mem', 'read /proc/1/mem');
 		// At the agent's first readable mapping (PIE or not, sanitized or not).
 		const mem = await py(
 			sbx,
