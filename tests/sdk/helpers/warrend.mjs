@@ -233,6 +233,9 @@ export async function startWarrend(opts = {}) {
 		if (r && (r.timedOut || r.code !== 0)) console.log(`# warrend did not stop cleanly on SIGTERM: ${JSON.stringify(r)}; log ${w.logPath}`);
 		await w.killLeftovers();
 		w.cleanupHost();
+		// Under ASan/UBSan (make test SANITIZE=1) a report in warrend's log fails the suite.
+		const report = sanitizerReport(w.logPath);
+		if (report) throw new Error(`sanitizer report in ${w.logPath}:\n${report}`);
 		return r;
 	};
 
@@ -288,6 +291,18 @@ export async function startWarrend(opts = {}) {
 
 	await w.launch();
 	return w;
+}
+
+export function sanitizerReport(file) {
+	let t = '';
+	try {
+		t = fs.readFileSync(file, 'utf8');
+	} catch {
+		return '';
+	}
+	const lines = t.split('\n');
+	const i = lines.findIndex((l) => /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: /.test(l));
+	return i < 0 ? '' : lines.slice(Math.max(0, i - 2), i + 30).join('\n');
 }
 
 export function tail(file, n = 40) {
