@@ -10,9 +10,10 @@
  * `return err_set(err, EINVAL, "bad %s", x);`.
  */
 int err_set(struct warren_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepends "<context>: " to err->msg, keeping the code. No-op if err is NULL. */
-void err_prefix(struct warren_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_prefix(struct warren_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -41,17 +41,17 @@ struct http_header {
 
 /* Valid during the handler call only; owned by the connection. */
 struct http_request {
-	char method[16];	     /* "GET", "POST", ... */
-	char *target;		     /* raw request target: "/a/b?x=1" */
-	char *path;		     /* target up to '?', not percent-decoded */
-	char *query;		     /* after '?', or "" */
+	char method[16];             /* "GET", "POST", ... */
+	char *target;                /* raw request target: "/a/b?x=1" */
+	char *path;                  /* target up to '?', not percent-decoded */
+	char *query;                 /* after '?', or "" */
 	struct http_header *headers; /* in arrival order */
 	size_t n_headers;
 	int64_t content_length; /* -1 when absent (chunked or no body) */
-	bool chunked;		/* Transfer-Encoding: chunked */
-	bool keep_alive;	/* the client wants the connection kept */
-	bool upgrade;		/* Connection: upgrade was requested */
-	int http_minor;		/* 0 or 1 */
+	bool chunked;           /* Transfer-Encoding: chunked */
+	bool keep_alive;        /* the client wants the connection kept */
+	bool upgrade;           /* Connection: upgrade was requested */
+	int http_minor;         /* 0 or 1 */
 };
 
 /* Case-insensitive header lookup: the first value, or NULL. */
@@ -75,16 +75,16 @@ int http_body_read_all(struct http_conn *c, size_t max, struct buf *out);
  * Returns 0 or -errno (the client is gone).
  */
 int http_reply(struct http_conn *c, int status, const char *content_type, const void *body,
-	       size_t len);
+               size_t len);
 int http_reply_hdrs(struct http_conn *c, int status, const char *const *extra_headers,
-		    const char *content_type, const void *body, size_t len);
+                    const char *content_type, const void *body, size_t len);
 /* http_reply with a JSON body {"code":<status>,"message":"<msg>"}. */
 int http_reply_error(struct http_conn *c, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Starts a chunked response; each http_stream_write sends one chunk and flushes. */
 int http_stream_start(struct http_conn *c, int status, const char *content_type,
-		      const char *const *extra_headers);
+                      const char *const *extra_headers);
 int http_stream_write(struct http_conn *c, const void *data, size_t len);
 /* Sends the last chunk. After this the request is complete. */
 int http_stream_end(struct http_conn *c);
@@ -122,25 +122,25 @@ void http_conn_set_data(struct http_conn *c, void *data, void (*free_fn)(void *)
  * sent (the caller may then reply with an error).
  */
 int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
-		 const char *const *drop_headers);
+                 const char *const *drop_headers);
 
 typedef void (*http_handler_fn)(struct http_conn *c, struct http_request *req, void *userdata);
 
 struct http_server_config {
-	const char *host;	 /* numeric IPv4/IPv6 address to bind, e.g. "127.0.0.1" */
-	uint16_t port;		 /* 0 picks a free port (see http_server_port) */
-	int listen_fd;		 /* >= 0: use this listening socket instead (ownership passes) */
+	const char *host;        /* numeric IPv4/IPv6 address to bind, e.g. "127.0.0.1" */
+	uint16_t port;           /* 0 picks a free port (see http_server_port) */
+	int listen_fd;           /* >= 0: use this listening socket instead (ownership passes) */
 	size_t max_header_bytes; /* 0 means 64 KiB */
-	size_t thread_stack;	 /* 0 means 256 KiB */
-	unsigned max_conns;	 /* 0 means 1024; further connections get 503 and close */
-	int idle_timeout_ms;	 /* keep-alive idle limit; 0 means 60 s */
+	size_t thread_stack;     /* 0 means 256 KiB */
+	unsigned max_conns;      /* 0 means 1024; further connections get 503 and close */
+	int idle_timeout_ms;     /* keep-alive idle limit; 0 means 60 s */
 	http_handler_fn handler;
 	void *userdata;
 };
 
 /* Binds and listens; the server does not accept until http_server_run(). */
 int http_server_new(const struct http_server_config *cfg, struct http_server **ret,
-		    struct warren_error *err);
+                    struct warren_error *err);
 /* Accepts connections in the calling thread until http_server_stop(). */
 int http_server_run(struct http_server *s);
 /* Async-signal-safe: makes http_server_run return. */

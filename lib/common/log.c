@@ -37,7 +37,7 @@ void log_msg(enum log_level lvl, const char *sandbox_id, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s ", ts.tv_nsec / 1000000, log_prog,
-		      names[lvl]);
+	              names[lvl]);
 	if (sandbox_id && n < sizeof(line))
 		n += snprintf(line + n, sizeof(line) - n, "[%s] ", sandbox_id);
 	if (n < sizeof(line)) {

@@ -133,7 +133,7 @@ static int rm_rf_children(int dfd, dev_t dev, int depth)
 				continue;
 			}
 			cfd = openat(dirfd(d), de->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0) {
 				r = -errno;
 				continue;

@@ -23,9 +23,9 @@
 struct cgroup_mgr;
 
 struct cgroup_limits {
-	unsigned cpu_count;	/* CPU bandwidth = cpu_count whole CPUs (quota/period) */
-	uint64_t memory_bytes;	/* memory limit (v1 also limits memory+swap when available) */
-	unsigned pids_max;	/* process/thread limit */
+	unsigned cpu_count;    /* CPU bandwidth = cpu_count whole CPUs (quota/period) */
+	uint64_t memory_bytes; /* memory limit (v1 also limits memory+swap when available) */
+	unsigned pids_max;     /* process/thread limit */
 };
 
 int cgroup_mgr_new(const char *parent_name, struct cgroup_mgr **ret, struct warren_error *err);
@@ -35,10 +35,11 @@ int cgroup_mgr_is_v2(const struct cgroup_mgr *m);
 
 /* Creates the sandbox's group(s) and sets the limits. -EEXIST if present. */
 int cgroup_create(struct cgroup_mgr *m, const char *id, const struct cgroup_limits *lim,
-		  struct warren_error *err);
+                  struct warren_error *err);
 /* Moves pid (and so its future children) into the sandbox's group(s). */
 int cgroup_attach(struct cgroup_mgr *m, const char *id, pid_t pid, struct warren_error *err);
-/* v2 only: an O_DIRECTORY|O_CLOEXEC fd of the group for clone3(CLONE_INTO_CGROUP). Caller closes. -EOPNOTSUPP on v1. */
+/* v2 only: an O_DIRECTORY|O_CLOEXEC fd of the group for clone3(CLONE_INTO_CGROUP). Caller closes.
+ * -EOPNOTSUPP on v1. */
 int cgroup_open_dirfd(struct cgroup_mgr *m, const char *id);
 /* Kills every task left in the group(s), waits until they are gone (bounded), removes the
  * directories. Succeeds (0) when nothing is there. */

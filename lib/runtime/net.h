@@ -50,7 +50,7 @@ void net_gateway(const struct net_mgr *m, struct in_addr *ret_gw, unsigned *ret_
 
 /* Creates the veth pair for slot and moves the peer into the network namespace of pid. */
 int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
-	       struct warren_error *err);
+               struct warren_error *err);
 /* Removes the host end (gone already if the namespace died) and the slot's firewall state. */
 int net_detach(struct net_mgr *m, unsigned slot);
 

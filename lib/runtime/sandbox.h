@@ -40,32 +40,32 @@ struct net_mgr;
 #define RT_AGENT_PATH "/opt/warren/bin/warren-agent"
 
 struct rt_config {
-	const char *state_dir;	 /* e.g. /var/lib/warren (created if missing) */
-	const char *agent_binary; /* host path of the built agent, copied into templates */
-	uint32_t uid_base;	 /* first host uid of slot 0; default 1000000 when 0 */
+	const char *state_dir;      /* e.g. /var/lib/warren (created if missing) */
+	const char *agent_binary;   /* host path of the built agent, copied into templates */
+	uint32_t uid_base;          /* first host uid of slot 0; default 1000000 when 0 */
 	struct cgroup_mgr *cgroups; /* NULL: no cgroups (test-only mode, docs/RUNTIME.md) */
-	struct net_mgr *net;	    /* NULL: no network, addr 0.0.0.0 (test-only mode) */
+	struct net_mgr *net;        /* NULL: no network, addr 0.0.0.0 (test-only mode) */
 };
 
 struct rt;
 
 struct rt_spec {
-	const char *id;		  /* [a-z0-9]{1,32}: hostname and directory names */
-	const char *template_id;  /* "base" */
-	unsigned slot;		  /* >= 1, unique among live sandboxes: uid range and address */
+	const char *id;          /* [a-z0-9]{1,32}: hostname and directory names */
+	const char *template_id; /* "base" */
+	unsigned slot;           /* >= 1, unique among live sandboxes: uid range and address */
 	unsigned cpu_count;
 	unsigned memory_mb;
 	unsigned pids_max;
 	bool allow_internet;
-	char *const *agent_env;	  /* NULL-terminated "KEY=value" */
-	int ready_timeout_ms;	  /* 0 means 5000 */
+	char *const *agent_env; /* NULL-terminated "KEY=value" */
+	int ready_timeout_ms;   /* 0 means 5000 */
 };
 
 struct rt_sandbox {
-	pid_t pid;	      /* host pid of the sandbox's init (the agent) */
-	int pidfd;	      /* owned by the caller: readable when init exits */
-	uint64_t start_time;  /* /proc/<pid>/stat field 22, to recognise it after a restart */
-	struct in_addr addr;  /* where the agent listens, port RT_AGENT_PORT */
+	pid_t pid;           /* host pid of the sandbox's init (the agent) */
+	int pidfd;           /* owned by the caller: readable when init exits */
+	uint64_t start_time; /* /proc/<pid>/stat field 22, to recognise it after a restart */
+	struct in_addr addr; /* where the agent listens, port RT_AGENT_PORT */
 };
 
 int rt_new(const struct rt_config *cfg, struct rt **ret, struct warren_error *err);
@@ -77,7 +77,7 @@ int rt_template_ensure(struct rt *rt, const char *template_id, struct warren_err
 int rt_template_exists(struct rt *rt, const char *template_id);
 
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
-	      struct warren_error *err);
+              struct warren_error *err);
 
 /*
  * Tears down everything of a sandbox: kills its process tree, removes its

@@ -42,9 +42,9 @@ static void test_streq_ct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_printf_consume),
-		cmocka_unit_test(test_random_id_alphabet),
-		cmocka_unit_test(test_streq_ct),
+	    cmocka_unit_test(test_append_printf_consume),
+	    cmocka_unit_test(test_random_id_alphabet),
+	    cmocka_unit_test(test_streq_ct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
