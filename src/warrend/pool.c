@@ -213,6 +213,7 @@ struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop, kicked;
+	int64_t last_claim_ms; /* monotonic */
 	pthread_t thread;
 };
 
@@ -280,10 +281,20 @@ static void *pool_main(void *arg)
 		struct warren_error err = {0};
 		int r;
 
+		int64_t quiet;
+
 		if (registry_pool_count(p->cfg.reg, p->template_id) >= p->cfg.size ||
 		    !registry_has_room(p->cfg.reg)) {
 			/* Full, or at the cap: a claim or a removal kicks us. */
 			if (!pool_wait(p, IDLE_WAIT_MS, false))
+				break;
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		quiet = p->last_claim_ms + p->cfg.refill_delay_ms - now_mono_ms_();
+		pthread_mutex_unlock(&p->lock);
+		if (quiet > 0) {
+			if (!pool_wait(p, (unsigned)quiet, true))
 				break;
 			continue;
 		}
@@ -325,6 +336,8 @@ int pool_new(const struct pool_config *cfg, struct pool **ret)
 		p->cfg.backoff_min_ms = 100;
 	if (!p->cfg.backoff_max_ms)
 		p->cfg.backoff_max_ms = 10000;
+	if (!p->cfg.refill_delay_ms)
+		p->cfg.refill_delay_ms = 10;
 	if (p->cfg.backoff_min_ms > p->cfg.backoff_max_ms)
 		p->cfg.backoff_min_ms = p->cfg.backoff_max_ms;
 	pthread_mutex_init(&p->lock, NULL);
@@ -368,6 +381,9 @@ int pool_claim(struct pool *p, const struct api_create_req *req, struct registry
 
 	if (!p || !req->allow_internet || strcmp(req->template_id, p->template_id) != 0)
 		return -ENOENT;
+	pthread_mutex_lock(&p->lock);
+	p->last_claim_ms = now_mono_ms_();
+	pthread_mutex_unlock(&p->lock);
 	r = registry_pool_take(p->cfg.reg, p->template_id, true, id, &addr);
 	if (r < 0)
 		return -ENOENT;

@@ -43,6 +43,12 @@ struct pool_config {
 	void *init_ud;
 	unsigned backoff_min_ms; /* after a failed spawn; 0 means 100, doubling up to max */
 	unsigned backoff_max_ms; /* 0 means 10000 */
+	/*
+	 * A refill starts no sooner than this after the last claim, so that a claimed
+	 * sandbox's first command does not compete with the next spawn for the CPU and the
+	 * kernel (it costs a few ms per create otherwise). 0 means 10.
+	 */
+	unsigned refill_delay_ms;
 };
 
 struct pool;
