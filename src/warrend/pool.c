@@ -164,8 +164,8 @@ int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, in
 		if (n < 0 && errno == EAGAIN) {
 			r = wait_fd(fd, POLLIN, deadline);
 			if (r < 0) {
-				r = err_set(err, -r, "agent %s:%u: waiting for /init: %s", host, port,
-				            strerror(-r));
+				r = err_set(err, -r, "agent %s:%u: waiting for /init: %s", host,
+				            port, strerror(-r));
 				goto out;
 			}
 			continue;

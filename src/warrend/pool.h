@@ -36,10 +36,10 @@ typedef int (*pool_init_fn)(void *ud, struct in_addr addr, const char *env_json,
                             struct warren_error *err);
 
 struct pool_config {
-	struct registry *reg; /* must outlive the pool */
+	struct registry *reg;    /* must outlive the pool */
 	const char *template_id; /* copied; "base" */
-	unsigned size;	      /* 0: no pool (pool_new gives NULL, claims give -ENOENT) */
-	pool_init_fn init;    /* NULL: pool_agent_init(addr, RT_AGENT_PORT, env, 1000 ms) */
+	unsigned size;           /* 0: no pool (pool_new gives NULL, claims give -ENOENT) */
+	pool_init_fn init;       /* NULL: pool_agent_init(addr, RT_AGENT_PORT, env, 1000 ms) */
 	void *init_ud;
 	unsigned backoff_min_ms; /* after a failed spawn; 0 means 100, doubling up to max */
 	unsigned backoff_max_ms; /* 0 means 10000 */

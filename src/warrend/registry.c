@@ -52,7 +52,8 @@ struct registry {
 	int wake_fd;
 	bool stop;
 	pthread_t reaper;
-	void (*notify)(void *ud); /* called under lock when an entry goes or a pooled one is taken */
+	/* Called under the lock when an entry goes or a pooled one is taken. */
+	void (*notify)(void *ud);
 	void *notify_ud;
 };
 
