@@ -165,6 +165,28 @@ static __attribute__((noreturn)) void child_fail(int err_w, int err, const char 
 	_exit(127);
 }
 
+/* Closes every descriptor from 0 up except the three given (async-signal-safe). */
+static void close_all_but(int a, int b, int c)
+{
+	int keep[3] = {a, b, c};
+	unsigned from = 0;
+
+	/* Sort the three so the gaps between them can be closed with close_range. */
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (int i = 0; i < 3; i++) {
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
 static __attribute__((noreturn)) void child_main(const struct child_args *a)
 {
 	static char *const argv[] = {(char *)RT_AGENT_PATH, NULL};
@@ -179,21 +201,35 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
 		struct sigaction sa = {.sa_handler = SIG_DFL};
 		sigaction(sig, &sa, NULL);
 	}
+	int sync_r = a->sync_r;
+
+	/* If warrend dies before releasing us, we die too: a setup child must never
+	 * outlive it holding copies of its descriptors (its listening socket). The
+	 * creating thread waits in rt_create until we exec, and the signal is reset
+	 * before exec so the sandbox itself never depends on warrend. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
 	/* Keep the descriptors we still need away from 0-3. */
 	if (err_w <= READY_FD)
 		err_w = fcntl(err_w, F_DUPFD_CLOEXEC, READY_FD + 1);
 	if (ready_w <= READY_FD)
 		ready_w = fcntl(ready_w, F_DUPFD_CLOEXEC, READY_FD + 1);
-	if (err_w < 0 || ready_w < 0)
+	if (sync_r <= READY_FD)
+		sync_r = fcntl(sync_r, F_DUPFD_CLOEXEC, READY_FD + 1);
+	if (err_w < 0 || ready_w < 0 || sync_r < 0)
 		_exit(126);
+	/* Close every inherited descriptor of the daemon now, not at exec: among them
+	 * is the sync pipe's write end, whose copy here would keep the read below
+	 * from ever seeing the parent give up. */
+	close_all_but(err_w, ready_w, sync_r);
 
 	/* Wait until the parent wrote our maps and attached cgroups and network;
 	 * end of file means it gave up. */
-	while ((r = (int)read(a->sync_r, &c, 1)) < 0 && errno == EINTR)
+	while ((r = (int)read(sync_r, &c, 1)) < 0 && errno == EINTR)
 		;
 	if (r != 1)
 		_exit(125);
-	close(a->sync_r);
+	close(sync_r);
 
 	if (syscall(SYS_setresgid, 0, 0, 0) < 0)
 		child_fail(err_w, errno, "setresgid 0");
@@ -234,6 +270,9 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
 		child_fail(err_w, errno, "close_range");
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* From here on the sandbox lives on its own, whatever happens to warrend. */
+	if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+		child_fail(err_w, errno, "clearing the parent-death signal");
 	execve(RT_AGENT_PATH, argv, a->envp);
 	child_fail(err_w, errno, "executing " RT_AGENT_PATH);
 }

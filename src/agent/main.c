@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,11 @@ int main(void)
 	a.is_init = getpid() == 1;
 	if (a.is_init && getsid(0) != 1)
 		setsid();
+	/* Code inside the sandbox runs as the same uid (root) as the agent: non-dumpable,
+	 * the agent's memory (its access token) and /proc/1/mem need CAP_SYS_PTRACE,
+	 * which nothing inside has. Children are dumpable again after their exec. */
+	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+		log_warn("cannot make the agent non-dumpable: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Block the signals the signal thread waits for before any thread exists. */
