@@ -467,6 +467,17 @@ __attribute__((noreturn)) static void child_run(const struct proc_spec *spec, in
 	signal(SIGPIPE, SIG_DFL);
 	if (setsid() < 0)
 		child_fail(report_fd, STAGE_SETUP);
+	/* When a sandbox hits its memory limit, the OOM killer must pick what the agent
+	 * runs, never the agent: everything it starts is the first choice (1000). Raising
+	 * the value needs no privilege, and nothing inside may lower it below the agent's
+	 * (that needs CAP_SYS_RESOURCE). Outside a sandbox the file may be absent. */
+	{
+		int oom_fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (oom_fd >= 0) {
+			(void)!write(oom_fd, "1000", 4);
+			close(oom_fd);
+		}
+	}
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		child_fail(report_fd, STAGE_SETUP);
 	/* A terminal becomes the controlling terminal of the new session. */

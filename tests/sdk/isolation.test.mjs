@@ -294,6 +294,14 @@ describe('resource limits', () => {
 		assert.equal(await neighbourRoundTrip() < 3000, true);
 	});
 
+	test('the OOM killer spares the agent, not the commands it runs', async () => {
+		// Inside a sandbox at its memory limit the agent must never be the victim.
+		const r = await sbx.commands.run('cat /proc/1/oom_score_adj /proc/self/oom_score_adj', ROOT);
+		assert.equal(r.stdout, '0\n1000\n');
+		// Code inside cannot rank itself below the agent.
+		await mustFail('echo -1 > /proc/self/oom_score_adj', 'lower oom_score_adj below the agent');
+	});
+
 	test('memory hog is killed inside; sandbox and neighbour survive', async () => {
 		const v = await Sandbox.create({ timeoutMs: 120_000 });
 		extra.push(v);
