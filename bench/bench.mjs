@@ -130,47 +130,64 @@ function timeCommand(name, argv) {
 	stats(name, xs);
 }
 
+// Create -> first stdout byte of `echo`, through the SDK and through plain HTTP, against w.
+// gapMs paces the runs (a pool refills in the background between arrivals).
+async function createFigures(w, Sandbox, label, gapMs) {
+	await (await Sandbox.create()).kill();
+	console.error(`# create -> first stdout byte, SDK, ${label}`);
+	let xs = [];
+	for (let i = 0; i < N; i++) {
+		if (gapMs) await sleep(gapMs);
+		const t0 = now();
+		const s = await Sandbox.create({ timeoutMs: 120_000 });
+		let first = 0;
+		await s.commands.run('echo hi', { onStdout: () => (first ||= ms(t0)) });
+		xs.push(first);
+		await s.kill();
+	}
+	stats(`create+echo first byte (SDK, ${label})`, xs);
+
+	console.error(`# create -> first stdout byte, plain HTTP, ${label}`);
+	const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+	xs = [];
+	const createOnly = [];
+	for (let i = 0; i < N; i++) {
+		if (gapMs) await sleep(gapMs);
+		const t0 = now();
+		const s = await postJson(w, agent, '/v2/sandboxes', { templateID: 'base', timeout: 120 });
+		createOnly.push(ms(t0));
+		const { res, events } = await processStart(w, s, 'echo hi', { agent });
+		let first = 0;
+		for await (const m of events) {
+			if (!first && m.json.event?.data?.stdout) first = ms(t0);
+			if (m.flags & 2) break;
+		}
+		res.resume();
+		xs.push(first);
+		await request(w, { method: 'DELETE', path: `/sandboxes/${s.sandboxID}` });
+	}
+	agent.destroy();
+	stats(`create+echo first byte (HTTP, ${label})`, xs);
+	stats(`create alone (HTTP, 201, ${label})`, createOnly);
+}
+
 async function main() {
 	console.error(`# warren bench: ${N} runs per figure, ${IDLE} idle sandboxes`);
-	const w = await startWarrend();
 	const { Sandbox } = await import(pathToFileURL(path.join(REPO, 'tests/sdk/node_modules/e2b/dist/index.mjs')).href);
+	// Cold: no pool, every create builds a sandbox from scratch.
+	const cold = await startWarrend({ env: { WARREN_POOL_SIZE: '0' } });
+	try {
+		await createFigures(cold, Sandbox, 'cold', 0);
+	} finally {
+		await cold.stop();
+	}
+	// Pooled: each create takes a fresh ready sandbox (used once); the pool refills in the
+	// background, so runs arrive POOL_GAP ms apart.
+	const w = await startWarrend();
 	const live = [];
 	try {
-		// Warm-up (the first create may build the template).
-		await (await Sandbox.create()).kill();
-
-		console.error('# create -> first stdout byte, SDK');
-		let xs = [];
-		for (let i = 0; i < N; i++) {
-			const t0 = now();
-			const s = await Sandbox.create({ timeoutMs: 120_000 });
-			let first = 0;
-			await s.commands.run('echo hi', { onStdout: () => (first ||= ms(t0)) });
-			xs.push(first);
-			await s.kill();
-		}
-		stats('create+echo first byte (SDK)', xs);
-
-		console.error('# create -> first stdout byte, plain HTTP');
-		const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-		xs = [];
-		const createOnly = [];
-		for (let i = 0; i < N; i++) {
-			const t0 = now();
-			const s = await postJson(w, agent, '/v2/sandboxes', { templateID: 'base', timeout: 120 });
-			createOnly.push(ms(t0));
-			const { res, events } = await processStart(w, s, 'echo hi', { agent });
-			let first = 0;
-			for await (const m of events) {
-				if (!first && m.json.event?.data?.stdout) first = ms(t0);
-				if (m.flags & 2) break;
-			}
-			res.resume();
-			xs.push(first);
-			await request(w, { method: 'DELETE', path: `/sandboxes/${s.sandboxID}` });
-		}
-		stats('create+echo first byte (HTTP)', xs);
-		stats('create alone (HTTP, 201)', createOnly);
+		await createFigures(w, Sandbox, 'pooled', Number(process.env.WARREN_BENCH_POOL_GAP_MS || 60));
+		let xs;
 
 		console.error("# commands.run('true')");
 		const s = await Sandbox.create({ timeoutMs: 600_000 });
@@ -261,7 +278,7 @@ async function main() {
 	}
 	console.log('');
 	printTable();
-	console.log('\ncreate figures include claiming a ready sandbox from warrend\'s pool when one is there (--pool-size).');
+	console.log('\ncold: WARREN_POOL_SIZE=0; pooled: default pool (2 ready sandboxes, each used once, refilled in the background), creates 60 ms apart.');
 }
 
 main().catch((e) => {
