@@ -280,6 +280,78 @@ out:
 	return r < 0 ? r : 0;
 }
 
+/*
+ * A bridge without a running port has no carrier, and the kernel then drops
+ * what the host sends through it; when a port comes back, the carrier returns
+ * only with the next link-state pass, up to a second later. With sandboxes
+ * coming and going one at a time, every new sandbox would lose its first SYN to
+ * that (a 1 s TCP retransmit). One idle, isolated veth pair kept on the bridge
+ * holds the carrier up: "w<hash>k0" on the bridge, "w<hash>k1" its peer.
+ */
+static int port_isolate(struct nl *nl, int index);
+
+static void keeper_names(const struct net_mgr *m, char k0[IFNAMSIZ], char k1[IFNAMSIZ])
+{
+	/* veth_prefix is "w<4 hex>v": keep the "w<4 hex>" part. */
+	snprintf(k0, IFNAMSIZ, "%.5sk0", m->veth_prefix);
+	snprintf(k1, IFNAMSIZ, "%.5sk1", m->veth_prefix);
+}
+
+static int bridge_keep_carrier(struct net_mgr *m, struct warren_error *err)
+{
+	char buf[1024] __attribute__((aligned(8))) = {0}, k0[IFNAMSIZ], k1[IFNAMSIZ], path[128];
+	struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *li, *data, *peer;
+	struct ifinfomsg *pifi;
+	struct nl nl;
+	int r, i0, i1;
+
+	keeper_names(m, k0, k1);
+	r = nl_open(&nl);
+	if (r < 0)
+		return err_set(err, -r, "opening rtnetlink: %s", strerror(-r));
+	nl_ifi(nlh, AF_UNSPEC, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, k0);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)m->bridge_ifindex);
+	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
+	pifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, k1);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
+	r = nl_talk(&nl, nlh);
+	if (r < 0 && r != -EEXIST) {
+		err_set(err, -r, "creating %s on %s: %s", k0, m->bridge, strerror(-r));
+		goto out;
+	}
+	i0 = (int)if_nametoindex(k0);
+	i1 = (int)if_nametoindex(k1);
+	if (i0 <= 0 || i1 <= 0) {
+		r = err_set(err, ENODEV, "looking up %s/%s", k0, k1);
+		goto out;
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		         k ? k1 : k0);
+		(void)write_file(path, "1");
+	}
+	/* Isolated like the sandboxes' ports: nothing reaches a sandbox through it. */
+	r = port_isolate(&nl, i0);
+	if (r >= 0)
+		r = nl_link_up(&nl, i1);
+	if (r >= 0)
+		r = nl_link_up(&nl, i0);
+	if (r < 0)
+		err_set(err, -r, "setting up %s: %s", k0, strerror(-r));
+out:
+	nl_close(&nl);
+	return r < 0 ? r : 0;
+}
+
 int net_mgr_new(const struct net_config *cfg, struct net_mgr **ret, struct warren_error *err)
 {
 	const char *bridge = cfg && cfg->bridge ? cfg->bridge : NET_DEFAULT_BRIDGE;
@@ -306,6 +378,9 @@ int net_mgr_new(const struct net_config *cfg, struct net_mgr **ret, struct warre
 		goto fail;
 	}
 	r = bridge_ensure(m, err);
+	if (r < 0)
+		goto fail;
+	r = bridge_keep_carrier(m, err);
 	if (r < 0)
 		goto fail;
 	r = write_file("/proc/sys/net/ipv4/ip_forward", "1");
@@ -339,6 +414,9 @@ int net_mgr_remove(struct net_mgr *m)
 	r = nft_fw_remove(m->fw, NULL);
 	q = nl_open(&nl);
 	if (q == 0) {
+		char k0[IFNAMSIZ], k1[IFNAMSIZ];
+		keeper_names(m, k0, k1);
+		(void)nl_link_del(&nl, k0);
 		q = nl_link_del(&nl, m->bridge);
 		nl_close(&nl);
 	}

@@ -593,6 +593,18 @@ static void test_detach(void **state)
 	assert_int_equal(net_attach(fx.m, 70000, fx.c.pid, true, &err), -ERANGE);
 }
 
+/* With no sandbox left on it, the bridge must keep its carrier: otherwise the host
+ * drops what it sends to the next sandbox until a link-state pass, up to 1 s later. */
+static void test_bridge_keeps_carrier(void **state)
+{
+	_cleanup_free_ char *carrier = NULL;
+
+	NEED_ROOT();
+	assert_int_equal(net_detach(fx.m, SLOT_C), 0);
+	assert_int_equal(read_file("/sys/class/net/" BRIDGE "/carrier", 16, &carrier, NULL), 0);
+	assert_string_equal(carrier, "1\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +618,7 @@ int main(void)
 	    cmocka_unit_test(test_no_spoofing),
 	    cmocka_unit_test(test_restart_keeps_state),
 	    cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_bridge_keeps_carrier),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

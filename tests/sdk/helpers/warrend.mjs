@@ -279,6 +279,9 @@ export async function startWarrend(opts = {}) {
 	w.cgroupDirs = () => cgroupParentDirs(process.pid, w.cgroupParent);
 
 	w.cleanupHost = () => {
+		// Ports still on the bridge (warrend's carrier keeper, veths of a killed run) go first.
+		const ports = spawnSync('ip', ['-o', 'link', 'show', 'master', w.bridge], { encoding: 'utf8' }).stdout || '';
+		for (const m of ports.matchAll(/^\d+: ([^:@\s]+)/gm)) spawnSync('ip', ['link', 'del', m[1]], { stdio: 'ignore' });
 		spawnSync('ip', ['link', 'del', w.bridge], { stdio: 'ignore' });
 		for (const family of ['inet', 'bridge', 'ip', 'ip6']) spawnSync('nft', ['delete', 'table', family, w.bridge], { stdio: 'ignore' });
 		for (const d of w.cgroupDirs()) rmdirTree(d);
