@@ -97,3 +97,54 @@ test('setTimeout moves endAt; isRunning; connect; kill; connect to a killed id f
 test('connect to an id that never existed fails with NotFoundError', async () => {
 	await assert.rejects(Sandbox.connect('doesnotexist0000000'), (e) => e instanceof NotFoundError);
 });
+
+test('list paginates with limit and filters by state and metadata', async () => {
+	const tag = crypto.randomBytes(6).toString('hex');
+	const meta = { page: tag };
+	const ids = [];
+	for (let i = 0; i < 3; i++) {
+		const s = await Sandbox.create({ metadata: meta, timeoutMs: 120_000 });
+		made.push(s);
+		ids.push(s.sandboxId);
+	}
+	// A sandbox with other metadata is never part of the pages.
+	const other = await Sandbox.create({ metadata: { page: tag + 'x' }, timeoutMs: 120_000 });
+	made.push(other);
+
+	const p = Sandbox.list({ query: { state: ['running'], metadata: meta }, limit: 2 });
+	assert.equal(p.hasNext, true);
+	const first = await p.nextItems();
+	assert.equal(first.length, 2, `first page: ${JSON.stringify(first.map((s) => s.sandboxId))}`);
+	assert.equal(p.hasNext, true);
+	assert.ok(p.nextToken, 'no next token after a full page');
+	const second = await p.nextItems();
+	assert.equal(second.length, 1, `second page: ${JSON.stringify(second.map((s) => s.sandboxId))}`);
+	assert.equal(p.hasNext, false);
+	await assert.rejects(p.nextItems());
+	const seen = [...first, ...second].map((s) => s.sandboxId);
+	assert.deepEqual([...seen].sort(), [...ids].sort(), 'pages must hold each sandbox exactly once');
+	for (const s of [...first, ...second]) {
+		assert.equal(s.state, 'running');
+		assert.deepEqual(s.metadata, meta);
+	}
+
+	// One page big enough for all: no next page.
+	const q = Sandbox.list({ query: { state: ['running'], metadata: meta }, limit: 3 });
+	assert.equal((await q.nextItems()).length, 3);
+	assert.equal(q.hasNext, false);
+
+	// Nothing here is paused.
+	const paused = Sandbox.list({ query: { state: ['paused'], metadata: meta } });
+	assert.deepEqual((await paused.nextItems()).map((s) => s.sandboxId), []);
+	assert.equal(paused.hasNext, false);
+	const pausedAll = Sandbox.list({ query: { state: ['paused'] } });
+	const pausedIds = (await pausedAll.nextItems()).map((s) => s.sandboxId);
+	for (const id of [...ids, other.sandboxId]) assert.ok(!pausedIds.includes(id), `${id} listed as paused`);
+
+	// A killed sandbox drops out of the pages.
+	await made.find((s) => s.sandboxId === ids[0]).kill();
+	const r = Sandbox.list({ query: { state: ['running'], metadata: meta }, limit: 2 });
+	const page = await r.nextItems();
+	assert.deepEqual(page.map((s) => s.sandboxId).sort(), ids.slice(1).sort());
+	assert.equal(r.hasNext, false);
+});
