@@ -60,6 +60,8 @@ struct proc {
 	bool killed_deadline;
 	bool aborted; /* the spawn failed: the pump thread just exits */
 	bool is_pty;  /* out_fd is the terminal's master; stdin_fd a duplicate of it */
+	bool paused;  /* the pump waits for a slow subscriber (flow control) */
+	/* The pump waits on it for start, exit, and a slow subscriber to drain. */
 	pthread_cond_t exit_cond;
 	struct proc_sub *subs;
 
@@ -161,9 +163,11 @@ void proc_table_shutdown(struct proc_table *t)
 
 	pthread_mutex_lock(&t->lock);
 	t->closing = true;
-	for (struct proc *p = t->procs; p; p = p->next)
+	for (struct proc *p = t->procs; p; p = p->next) {
 		if (p->started && !p->finished)
 			kill(-p->pid, SIGKILL);
+		pthread_cond_broadcast(&p->exit_cond); /* paused pumps now drain */
+	}
 	/*
 	 * Pumps finish once the killed processes are reaped and their pipes
 	 * drained; a pipe held open by an escaped grandchild would block that
@@ -279,6 +283,9 @@ static void sub_detach_locked(struct proc_sub *s)
 		}
 	}
 	s->attached = false;
+	/* A paused pump may have waited for this subscriber. */
+	if (s->p->paused)
+		pthread_cond_broadcast(&s->p->exit_cond);
 }
 
 /* Evicts the oldest finished records beyond the retention limit. t->lock held. */
@@ -303,6 +310,40 @@ static void check_deadline_locked(struct proc *p)
 		p->killed_deadline = true;
 		kill(-p->pid, SIGKILL);
 	}
+}
+
+/*
+ * Flow control: true while an attached subscriber is at its high-water mark.
+ * A closing table drains everything so that shutdown completes. t->lock held.
+ */
+static bool pump_must_pause_locked(struct proc *p)
+{
+	if (p->t->closing)
+		return false;
+	for (struct proc_sub *s = p->subs; s; s = s->next)
+		if (s->queued >= PROC_SUB_HIGH_WATER)
+			return true;
+	return false;
+}
+
+/* Waits while the pump must pause, still enforcing the deadline. t->lock held. */
+static void pump_wait_drain_locked(struct proc *p)
+{
+	struct timespec ts;
+
+	for (;;) {
+		check_deadline_locked(p);
+		if (!pump_must_pause_locked(p))
+			break;
+		p->paused = true;
+		if (p->deadline_us && !p->killed_deadline) {
+			ts = mono_ts(p->deadline_us);
+			pthread_cond_timedwait(&p->exit_cond, &p->t->lock, &ts);
+		} else {
+			pthread_cond_wait(&p->exit_cond, &p->t->lock);
+		}
+	}
+	p->paused = false;
 }
 
 static void pump_read(struct proc *p, int *fd, enum event_output which, char *chunk)
@@ -353,7 +394,7 @@ static void *pump_main(void *arg)
 		int n = 0, timeout = -1, out_i = -1, err_i = -1;
 
 		pthread_mutex_lock(&t->lock);
-		check_deadline_locked(p);
+		pump_wait_drain_locked(p);
 		if (p->deadline_us && !p->killed_deadline) {
 			int64_t ms = (p->deadline_us - now_mono_us() + 999) / 1000;
 			timeout = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
@@ -824,6 +865,10 @@ int proc_sub_next(struct proc_sub *s, int64_t deadline_us, char **ret_json, size
 		if (!s->head)
 			s->tail = NULL;
 		s->queued -= len;
+		/* Below half the mark again: a pump paused for this subscriber goes on. */
+		if (s->attached && s->p->paused && s->queued < PROC_SUB_HIGH_WATER / 2 &&
+		    s->queued + len >= PROC_SUB_HIGH_WATER / 2)
+			pthread_cond_broadcast(&s->p->exit_cond);
 		/* The message block is handed out as a string: move its bytes down. */
 		copy = (char *)m;
 		memmove(copy, m->data, len + 1);
@@ -838,6 +883,16 @@ int proc_sub_next(struct proc_sub *s, int64_t deadline_us, char **ret_json, size
 uint32_t proc_sub_pid(const struct proc_sub *s)
 {
 	return (uint32_t)s->p->pid;
+}
+
+size_t proc_sub_queued(const struct proc_sub *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->t->lock);
+	n = s->queued;
+	pthread_mutex_unlock(&s->t->lock);
+	return n;
 }
 
 void proc_sub_free(struct proc_sub *s)

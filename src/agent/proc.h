@@ -7,8 +7,12 @@
  * and keeps a small retention cache of exited processes.
  *
  * Threads: every spawned process has one detached pump thread that reads its
- * output pipes (never blocking on subscribers: each subscriber has a bounded
- * queue) and enforces its lifetime deadline. Exit statuses come from the
+ * output (pipes or terminal master) and enforces its lifetime deadline.
+ * Flow control: while any attached subscriber has PROC_SUB_HIGH_WATER bytes
+ * or more queued (its client reads slowly), the pump stops reading, so the
+ * process blocks on its full pipe or terminal as under a real terminal; it
+ * resumes once that subscriber drained below the mark or detached. With no
+ * subscriber output is read and dropped, so a detached process never blocks. Exit statuses come from the
  * program's reaper via proc_table_reap(). One mutex guards the table.
  *
  * Messages delivered to subscribers are encoded Start/Connect responses
@@ -48,6 +52,9 @@ struct proc_spec {
 /* Limits. */
 #define PROC_MAX_RUNNING 1024
 #define PROC_RETAINED_EXITED 64
+/* Queued bytes (encoded messages) of one subscriber at which the pump pauses. */
+#define PROC_SUB_HIGH_WATER (256u * 1024)
+/* Hard cap (never reached with flow control: a safety net); beyond it a subscriber is cut off. */
 #define PROC_SUB_QUEUE_MAX (16u * 1024 * 1024)
 
 int proc_table_new(struct proc_table **ret);
@@ -86,6 +93,8 @@ int proc_subscribe(struct proc_table *t, uint32_t pid, const char *tag, struct p
  */
 int proc_sub_next(struct proc_sub *s, int64_t deadline_us, char **ret_json, size_t *ret_len);
 uint32_t proc_sub_pid(const struct proc_sub *s);
+/* Bytes of encoded messages queued for s and not yet taken by proc_sub_next. */
+size_t proc_sub_queued(const struct proc_sub *s);
 /* Unsubscribes (the process keeps running). NULL is fine. */
 void proc_sub_free(struct proc_sub *s);
 

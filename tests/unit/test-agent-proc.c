@@ -7,14 +7,17 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/b64.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "connect.h"
+#include "event.h"
 #include "proc.h"
 
 static struct proc_table *table;
@@ -302,6 +305,92 @@ static void test_pty(void **state)
 	proc_sub_free(s);
 }
 
+/* Is pid among the running processes of proc_list_json? */
+static bool listed(uint32_t pid)
+{
+	struct buf b = BUF_INIT;
+	char needle[32];
+	bool found;
+
+	assert_int_equal(proc_list_json(table, &b), 0);
+	snprintf(needle, sizeof(needle), "\"pid\":%u}", pid);
+	found = b.data && strstr(b.data, needle);
+	snprintf(needle, sizeof(needle), "\"pid\":%u,", pid);
+	found = found || (b.data && strstr(b.data, needle));
+	buf_release(&b);
+	return found;
+}
+
+/*
+ * A subscriber that does not read holds the process back (its queue stays at
+ * the high-water mark, the writer blocks), and everything arrives in order
+ * once it reads; without a subscriber the process runs to completion.
+ */
+static void flow_control(bool pty)
+{
+	/* One message is at most a base64-encoded 32 KiB chunk plus framing. */
+	const size_t bound = PROC_SUB_HIGH_WATER + EVENT_DATA_MAX * 4 / 3 + 256;
+	const size_t total = 4u * 1024 * 1024;
+	struct rpc_error e = {0};
+	struct proc_sub *s;
+	struct result r;
+	int64_t end;
+	uint32_t pid;
+
+	if (pty && access("/dev/ptmx", R_OK | W_OK) != 0)
+		skip();
+	/* stty raw: no \n -> \r\n translation, so byte counts are exact. */
+	assert_int_equal(spawn(pty ? "stty raw -echo; head -c 4194304 /dev/zero | tr '\\0' a; "
+	                             "printf done"
+	                           : "head -c 4194304 /dev/zero | tr '\\0' a; printf done",
+	                       false, pty, 0, &s, &pid, &e),
+	                 0);
+	end = now_mono_us() + 10 * 1000000;
+	while (proc_sub_queued(s) < PROC_SUB_HIGH_WATER && now_mono_us() < end)
+		usleep(1000);
+	assert_true(proc_sub_queued(s) >= PROC_SUB_HIGH_WATER);
+	/* Unread for 300 ms: the queue must not grow past the mark, the writer must stay blocked
+	 * (unpaused, 4 MiB from /dev/zero take a few milliseconds). */
+	end = now_mono_us() + 300000;
+	while (now_mono_us() < end) {
+		assert_true(proc_sub_queued(s) <= bound);
+		usleep(5000);
+	}
+	assert_true(listed(pid));
+	collect(s, 20000, &r);
+	assert_int_equal(r.last, 0);
+	assert_int_equal(r.n_end, 1);
+	{
+		struct buf *b = pty ? &r.pty : &r.out;
+		assert_int_equal(b->len, total + 4);
+		for (size_t i = 0; i < total; i++)
+			if (b->data[i] != 'a')
+				fail_msg("byte %zu is 0x%02x", i, (unsigned char)b->data[i]);
+		assert_memory_equal(b->data + total, "done", 4);
+	}
+	assert_string_equal(end_str(&r, "status"), "exit status 0");
+	result_release(&r);
+	proc_sub_free(s);
+
+	/* Nobody listening: output is drained and dropped, the process ends. */
+	assert_int_equal(spawn("head -c 4194304 /dev/zero", false, pty, 0, &s, &pid, &e), 0);
+	proc_sub_free(s);
+	end = now_mono_us() + 10 * 1000000;
+	while (listed(pid) && now_mono_us() < end)
+		usleep(2000);
+	assert_false(listed(pid));
+}
+
+static void test_flow_control_pipe(void **state)
+{
+	flow_control(false);
+}
+
+static void test_flow_control_pty(void **state)
+{
+	flow_control(true);
+}
+
 static void test_list(void **state)
 {
 	struct rpc_error e = {0};
@@ -330,6 +419,8 @@ int main(void)
 	    cmocka_unit_test(test_subscriber_timeout),
 	    cmocka_unit_test(test_spawn_errors),
 	    cmocka_unit_test(test_pty),
+	    cmocka_unit_test(test_flow_control_pipe),
+	    cmocka_unit_test(test_flow_control_pty),
 	    cmocka_unit_test(test_list),
 	};
 	sigset_t set;
