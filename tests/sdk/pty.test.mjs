@@ -364,8 +364,10 @@ test('a slow client applies back-pressure: bounded agent and warrend memory, eve
 	const agentRss = rssKiB(agent.pid);
 	const warrendRss = rssKiB(w.pid);
 	t.diagnostic(`stalled after ${last} of ${total} bytes; agent RSS ${agentRss} KiB, warrend RSS ${warrendRss} KiB`);
-	assert.ok(agentRss < 64 * 1024, `agent RSS ${agentRss} KiB while the client stalls`);
-	assert.ok(warrendRss < 64 * 1024, `warrend RSS ${warrendRss} KiB while the client stalls`);
+	// ASan's quarantine keeps freed memory resident: RSS says nothing about live buffers there.
+	const asan = (pid) => fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan');
+	if (!asan(agent.pid)) assert.ok(agentRss < 64 * 1024, `agent RSS ${agentRss} KiB while the client stalls`);
+	if (!asan(w.pid)) assert.ok(warrendRss < 64 * 1024, `warrend RSS ${warrendRss} KiB while the client stalls`);
 
 	// Reading again: everything arrives, in order, and the process ends normally.
 	res.resume();
@@ -378,5 +380,5 @@ test('a slow client applies back-pressure: bounded agent and warrend memory, eve
 	assert.equal(end.exited, true);
 	assert.equal(end.status, 'exit status 0');
 	assert.deepEqual(trailer, {});
-	assert.ok(rssKiB(agent.pid) < 64 * 1024);
+	if (!asan(agent.pid)) assert.ok(rssKiB(agent.pid) < 64 * 1024);
 });
