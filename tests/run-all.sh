@@ -89,5 +89,20 @@ if has sdk || has integration; then
 	fi
 fi
 
+# libwarren (C) against its own warrend: tests/integration/test-libwarren.c, TAP.
+if has integration && [ "$(id -u)" = 0 ]; then
+	if [ -x "$BUILD/tests/integration/test-libwarren" ]; then
+		echo "== integration-c: test-libwarren"
+		out=$(timeout -k 10 600 "$BUILD/tests/integration/test-libwarren" 2>&1)
+		echo "$out" | grep -E '^not ok |^# '
+		p=$(echo "$out" | sed -nE 's/^# libwarren: ([0-9]+) passed, ([0-9]+) failed$/\1/p')
+		ko=$(echo "$out" | sed -nE 's/^# libwarren: ([0-9]+) passed, ([0-9]+) failed$/\2/p')
+		if [ -z "$p" ]; then echo "$out" | tail -20; count 0 1; else count "$p" "$ko"; fi
+	else
+		echo "no $BUILD/tests/integration/test-libwarren (libcurl missing?)" >&2
+		count 0 1
+	fi
+fi
+
 echo "total: $pass passed, $fail failed"
 [ "$fail" = 0 ]

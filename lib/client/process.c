@@ -775,12 +775,13 @@ static void *proc_thread(void *arg)
 	p->err = e;
 	if (rc == 0)
 		p->exit = p->st.exit;
-	p->done = true;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	/* Readable before wait() can return, so the two never disagree. */
 	do
 		w = write(p->done_fd[1], "x", 1);
 	while (w < 0 && errno == EINTR);
+	p->done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 

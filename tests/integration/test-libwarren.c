@@ -44,6 +44,26 @@ static void ok(int cond, const char *fmt, ...)
 		n_fail++;
 }
 
+/* s with control characters shown as \n, \r or ?, for one-line TAP messages. */
+static const char *vis(const char *s)
+{
+	static char bufs[4][256];
+	static int next;
+	char *out = bufs[next++ % 4];
+	size_t o = 0;
+
+	for (; *s && o < sizeof(bufs[0]) - 3; s++) {
+		if (*s == '\n' || *s == '\r') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : 'r';
+		} else {
+			out[o++] = (unsigned char)*s < 0x20 ? '?' : *s;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void diag_err(const char *what, int rc, const struct warren_error *e)
 {
 	if (rc < 0)
@@ -224,6 +244,17 @@ static void warrend_stop(struct warrend *w)
 		printf("# host cleanup failed\n");
 }
 
+/* Under ASan/UBSan builds, a report in warrend's log fails the run. */
+static bool warrend_log_clean(const struct warrend *w)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ' %s",
+		 w->log_path);
+	return system(cmd) != 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Output collection                                                                         */
 
@@ -361,8 +392,8 @@ static void test_run(struct warren_client *c, struct warren_sandbox *sbx)
 	rc = warren_cmd_run(c, sbx, "echo hello; echo oops >&2; exit 3", NULL, &cb, &ex, &e);
 	diag_err("run", rc, &e);
 	ok(rc == 0 && s.pid > 0, "run: started with a pid (%u)", s.pid);
-	ok(strcmp(s.out, "hello\n") == 0, "run: stdout streamed ('%s')", s.out);
-	ok(strcmp(s.err, "oops\n") == 0, "run: stderr streamed ('%s')", s.err);
+	ok(strcmp(s.out, "hello\n") == 0, "run: stdout streamed ('%s')", vis(s.out));
+	ok(strcmp(s.err, "oops\n") == 0, "run: stderr streamed ('%s')", vis(s.err));
 	ok(ex.exit_code == 3 && ex.exited, "run: exit code 3 (%d, status '%s')", ex.exit_code,
 	   ex.status);
 	sink_release(&s);
@@ -372,7 +403,7 @@ static void test_run(struct warren_client *c, struct warren_sandbox *sbx)
 	rc = warren_cmd_run(c, sbx, "echo $WL_CREATE $WL_REQ $(pwd)", &o, &cb, &ex, &e);
 	diag_err("run envs", rc, &e);
 	ok(rc == 0 && ex.exit_code == 0 && strcmp(s.out, "from-create from-request /tmp\n") == 0,
-	   "run: create envs, request envs and cwd ('%s')", s.out);
+	   "run: create envs, request envs and cwd ('%s')", vis(s.out));
 	sink_release(&s);
 
 	o.timeout_ms = 500;
@@ -441,7 +472,7 @@ static void test_background(struct warren_client *c, struct warren_sandbox *sbx)
 			warren_proc_send_stdin(q, "hi\n", 3, &e);
 			rc = warren_proc_wait(q, &ex, &e);
 			ok(rc == 0 && ex.exit_code == 0 && strstr(s2.out, "got hi"),
-			   "attach: output after connect ('%s')", s2.out);
+			   "attach: output after connect ('%s')", vis(s2.out));
 			warren_proc_free(q);
 		}
 	}
@@ -525,7 +556,7 @@ static void test_example(const struct warrend *w)
 		   strstr(out, "exit code 0"),
 	   "example: examples/hello.c compiles with pkg-config and runs");
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		printf("# %s\n", out);
+		printf("# %s\n", vis(out));
 }
 
 int main(void)
@@ -597,10 +628,32 @@ int main(void)
 	rc = warren_sandbox_list(c, &lo, &list, &n, &e);
 	ok(rc == 0 && n == 0, "list: a non-matching filter finds nothing (%zu)", n);
 	warren_sandbox_list_free(list, n);
-	lo = (struct warren_list_opts){ .states = WARREN_STATE_RUNNING, .limit = 1 };
+	/* Paging: a second sandbox with the same tag, listed one per page. */
+	struct warren_sandbox *second = NULL;
+	co.n_metadata = 1;
+	rc = warren_sandbox_create(c, &co, &second, &e);
+	diag_err("create second", rc, &e);
+	lo = (struct warren_list_opts){ .metadata = meta, .n_metadata = 1,
+					.states = WARREN_STATE_RUNNING, .limit = 1 };
+	list = NULL;
+	n = 0;
 	rc = warren_sandbox_list(c, &lo, &list, &n, &e);
-	ok(rc == 0 && n >= 1, "list: paging with limit 1 (%zu)", n);
+	diag_err("list paged", rc, &e);
+	ok(rc == 0 && second && n == 2 && strcmp(list[0]->sandbox_id, list[1]->sandbox_id) != 0 &&
+		   (strcmp(list[0]->sandbox_id, second->sandbox_id) == 0 ||
+		    strcmp(list[1]->sandbox_id, second->sandbox_id) == 0),
+	   "list: both sandboxes through pages of 1 (%zu)", n);
 	warren_sandbox_list_free(list, n);
+	lo.states = WARREN_STATE_PAUSED;
+	list = NULL;
+	rc = warren_sandbox_list(c, &lo, &list, &n, &e);
+	ok(rc == 0 && n == 0, "list: no paused sandbox (%zu)", n);
+	warren_sandbox_list_free(list, n);
+	if (second) {
+		rc = warren_sandbox_kill(c, second->sandbox_id, &e);
+		ok(rc == 1, "kill: the second sandbox");
+	}
+	warren_sandbox_free(second);
 
 	/* set_timeout: the end moves to about now + 600 s. */
 	rc = warren_sandbox_set_timeout(c, sbx->sandbox_id, 600, &e);
@@ -637,6 +690,9 @@ out:
 	warren_sandbox_free(sbx);
 	warren_client_free(c);
 	warrend_stop(&w);
+	ok(warrend_log_clean(&w), "no sanitizer report in warrend's log %s", w.log_path);
+	if (n_fail == 0)
+		unlink(w.log_path);
 	printf("1..%d\n", n_test);
 	printf("# libwarren: %d passed, %d failed\n", n_test - n_fail, n_fail);
 	return n_fail ? 1 : 0;
