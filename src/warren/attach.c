@@ -75,7 +75,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 
 	r = warren_pty_start(wc, sbx, &po, &cb, &p, &err);
 	if (r < 0) {
-		cli_error("starting a terminal in sandbox '%s': %s", sbx->sandbox_id, err.msg);
+		cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	/* Raw mode only once the remote side exists, so an error above prints normally. A
@@ -150,7 +150,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 				if (poll(&d, 1, 2000) > 0)
 					break;
 				term_restore(&t);
-				cli_error("sending input: %s", err.msg);
+				cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
 				goto out;
 			}
 		}
@@ -159,7 +159,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 	r = warren_proc_wait(p, &ex, &err);
 	term_restore(&t);
 	if (r < 0) {
-		cli_error("terminal in sandbox '%s' lost: %s", sbx->sandbox_id, err.msg);
+		cli_error("sandbox '%s': terminal lost: %s", sbx->sandbox_id, err.msg);
 		goto out;
 	}
 	rc = cli_exit_code(&ex);

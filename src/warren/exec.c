@@ -95,7 +95,7 @@ static int run(struct warren_client *wc, const struct warren_sandbox *sbx, const
 
 	r = warren_cmd_start(wc, sbx, cmd, co, &cb, &p, &err);
 	if (r < 0) {
-		cli_error("running a command in sandbox '%s': %s", sbx->sandbox_id, err.msg);
+		cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	for (;;) {
@@ -152,7 +152,7 @@ static int run(struct warren_client *wc, const struct warren_sandbox *sbx, const
 	}
 	r = warren_proc_wait(p, &ex, &err);
 	if (r < 0) {
-		cli_error("command in sandbox '%s': %s", sbx->sandbox_id, err.msg);
+		cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
 		goto out;
 	}
 	rc = cli_exit_code(&ex);
@@ -233,7 +233,10 @@ int cmd_sandbox_exec(struct cli *c, int argc, char **argv)
 		goto out;
 	r = warren_sandbox_get_info(wc, id, &sbx, &err);
 	if (r < 0) {
-		cli_error("sandbox '%s': %s", id, err.msg);
+		if (err.code == 404)
+			cli_error("sandbox '%s' not found", id);
+		else
+			cli_error("%s", err.msg);
 		goto out;
 	}
 	co.stdin = !isatty(STDIN_FILENO);

@@ -275,7 +275,7 @@ static int cmd_spawn_or_connect(struct cli *c, int argc, char **argv, bool spawn
 
 		r = warren_sandbox_create(wc, &co, &sbx, &err);
 		if (r < 0) {
-			cli_error("creating a sandbox: %s", err.msg);
+			cli_error("%s", err.msg);
 			goto out;
 		}
 	} else {
@@ -285,7 +285,7 @@ static int cmd_spawn_or_connect(struct cli *c, int argc, char **argv, bool spawn
 			if (err.code == 404)
 				cli_error("sandbox '%s' not found", arg);
 			else
-				cli_error("connecting to sandbox '%s': %s", arg, err.msg);
+				cli_error("%s", err.msg);
 			goto out;
 		}
 	}
@@ -296,7 +296,7 @@ static int cmd_spawn_or_connect(struct cli *c, int argc, char **argv, bool spawn
 	if (spawn) {
 		r = warren_sandbox_kill(wc, sbx->sandbox_id, &err);
 		if (r < 0)
-			cli_error("killing sandbox '%s': %s", sbx->sandbox_id, err.msg);
+			cli_error("%s", err.msg);
 	}
 out:
 	warren_sandbox_free(sbx);
@@ -507,7 +507,7 @@ static int cmd_list_or_kill(struct cli *c, int argc, char **argv, bool kill)
 			lo.states = WARREN_STATE_RUNNING | WARREN_STATE_PAUSED;
 		r = warren_sandbox_list(wc, &lo, &list, &n, &err);
 		if (r < 0) {
-			cli_error("listing sandboxes: %s", err.msg);
+			cli_error("%s", err.msg);
 			goto out;
 		}
 	}
@@ -531,7 +531,7 @@ static int cmd_list_or_kill(struct cli *c, int argc, char **argv, bool kill)
 
 		r = warren_sandbox_kill(wc, id, &err);
 		if (r < 0) {
-			cli_error("killing sandbox '%s': %s", id, err.msg);
+			cli_error("%s", err.msg);
 			rc = CLI_EXIT_FAILURE;
 		} else if (r == 0) {
 			cli_error("sandbox '%s' not found", id);
