@@ -3,6 +3,7 @@
 #   unit:        cmocka programs through meson
 #   sdk:         the official npm `e2b` against a real warrend (tests/sdk/*.test.mjs)
 #   integration: raw HTTP against a real warrend: bad input, restart (tests/integration/*.test.mjs)
+#   cli:         the `warren` CLI against a real warrend, terminals inside tmux (tests/cli/*.test.mjs)
 # Each node suite starts its own warrend on a free port with its own state dir, bridge, subnet and
 # cgroup parent, and removes them at the end. Needs root. WARREN_SUITES="unit sdk" picks suites;
 # WARREN_TESTS="quickstart commands" picks test files by name.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 export BUILD
-SUITES=${WARREN_SUITES:-unit sdk integration}
+SUITES=${WARREN_SUITES:-unit sdk integration cli}
 pass=0; fail=0
 count() { pass=$((pass + $1)); fail=$((fail + $2)); }
 has() { case " $SUITES " in *" $1 "*) return 0;; esac; return 1; }
@@ -69,7 +70,7 @@ node_suite() {
 	fi
 }
 
-if has sdk || has integration; then
+if has sdk || has integration || has cli; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "sdk/integration suites need root (they start warrend)" >&2
 		count 0 1
@@ -85,6 +86,14 @@ if has sdk || has integration; then
 		case $BUILD in /*) ;; *) export BUILD="$ROOT/$BUILD";; esac
 		has sdk && node_suite sdk tests/sdk
 		has integration && node_suite integration tests/integration
+		# The warren CLI (tests/cli): terminals driven inside tmux, exec/list/kill.
+		if has cli; then
+			if [ -x "$BUILD/src/warren/warren" ] && command -v tmux >/dev/null; then
+				node_suite cli tests/cli
+			else
+				echo "cli suite: no $BUILD/src/warren/warren or no tmux" >&2; count 0 1
+			fi
+		fi
 		echo "# warrend logs: $WARREN_TEST_LOG_DIR"
 	fi
 fi
