@@ -18,11 +18,11 @@ int main(void)
 {
 	struct warren_client *client = NULL;
 	struct warren_sandbox *sbx = NULL;
-	struct warren_error err = { 0 };
-	struct warren_exit ex = { 0 };
+	struct warren_error err = {0};
+	struct warren_exit ex = {0};
 	struct warren_stream_cb cb = {
-		.on_stdout = print_out,
-		.userdata = stdout,
+	    .on_stdout = print_out,
+	    .userdata = stdout,
 	};
 	int rc = 1;
 
@@ -33,7 +33,7 @@ int main(void)
 		goto out;
 	printf("sandbox %s (envd %s)\n", sbx->sandbox_id, sbx->envd_version);
 	if (warren_cmd_run(client, sbx, "echo hello from the sandbox; uname -s", NULL, &cb, &ex,
-			   &err) < 0)
+	                   &err) < 0)
 		goto out;
 	printf("exit code %d\n", ex.exit_code);
 	rc = ex.exit_code == 0 ? 0 : 1;

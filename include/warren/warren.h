@@ -65,7 +65,7 @@ struct warren_client;
  * Returns 0, -EINVAL (no API key, bad URL), -ENOMEM.
  */
 int warren_client_new(const struct warren_config *cfg, struct warren_client **ret,
-		      struct warren_error *err);
+                      struct warren_error *err);
 
 /* Frees the client; accepts NULL. Every struct warren_proc made with it must be freed first. */
 void warren_client_free(struct warren_client *c);
@@ -91,7 +91,7 @@ struct warren_kv {
 struct warren_sandbox {
 	char *sandbox_id;
 	char *template_id;
-	char *alias;		 /* template name */
+	char *alias; /* template name */
 	char *client_id;
 	char *envd_version;
 	char *envd_access_token; /* sent as X-Access-Token to the agent when non-empty */
@@ -115,7 +115,7 @@ const char *warren_sandbox_metadata(const struct warren_sandbox *s, const char *
 
 struct warren_create_opts {
 	const char *template_id; /* NULL: "base" */
-	unsigned timeout_s;	 /* 0: the server default (300 s) */
+	unsigned timeout_s;      /* 0: the server default (300 s) */
 	const struct warren_kv *metadata;
 	size_t n_metadata;
 	const struct warren_kv *envs; /* default env of every process in the sandbox */
@@ -126,7 +126,7 @@ struct warren_create_opts {
 
 /* POST /v2/sandboxes. opts may be NULL. *ret is freed with warren_sandbox_free(). */
 int warren_sandbox_create(struct warren_client *c, const struct warren_create_opts *opts,
-			  struct warren_sandbox **ret, struct warren_error *err);
+                          struct warren_sandbox **ret, struct warren_error *err);
 
 /*
  * POST /v2/sandboxes/{id}/connect: resumes a paused sandbox, extends (never
@@ -134,11 +134,11 @@ int warren_sandbox_create(struct warren_client *c, const struct warren_create_op
  * Unknown sandbox: -ENOENT, err->code 404.
  */
 int warren_sandbox_connect(struct warren_client *c, const char *sandbox_id, unsigned timeout_s,
-			   struct warren_sandbox **ret, struct warren_error *err);
+                           struct warren_sandbox **ret, struct warren_error *err);
 
 /* GET /sandboxes/{id}. Unknown sandbox: -ENOENT, err->code 404. */
 int warren_sandbox_get_info(struct warren_client *c, const char *sandbox_id,
-			    struct warren_sandbox **ret, struct warren_error *err);
+                            struct warren_sandbox **ret, struct warren_error *err);
 
 enum {
 	WARREN_STATE_RUNNING = 1 << 0,
@@ -148,8 +148,8 @@ enum {
 struct warren_list_opts {
 	const struct warren_kv *metadata; /* AND of exact key/value matches */
 	size_t n_metadata;
-	unsigned states; /* WARREN_STATE_* bits; 0: running and paused */
-	unsigned limit;	 /* page size, 0: 100; every page is fetched */
+	unsigned states;    /* WARREN_STATE_* bits; 0: running and paused */
+	unsigned limit;     /* page size, 0: 100; every page is fetched */
 	size_t max_results; /* 0: no bound besides the library's (100000) */
 };
 
@@ -159,14 +159,14 @@ struct warren_list_opts {
  * with warren_sandbox_list_free().
  */
 int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *opts,
-			struct warren_sandbox ***ret, size_t *ret_n, struct warren_error *err);
+                        struct warren_sandbox ***ret, size_t *ret_n, struct warren_error *err);
 
 /* DELETE /sandboxes/{id}. Returns 1 when killed, 0 when it did not exist (404), or -errno. */
 int warren_sandbox_kill(struct warren_client *c, const char *sandbox_id, struct warren_error *err);
 
 /* POST /sandboxes/{id}/timeout: the sandbox now ends timeout_s seconds from now. */
 int warren_sandbox_set_timeout(struct warren_client *c, const char *sandbox_id, unsigned timeout_s,
-			       struct warren_error *err);
+                               struct warren_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Processes and PTYs (agent, process.Process)                                              */
@@ -190,10 +190,10 @@ struct warren_stream_cb {
 
 /* How a process ended (the agent's EndEvent). */
 struct warren_exit {
-	int exit_code; /* -1 when killed by a signal */
-	bool exited;   /* false when killed by a signal */
-	char status[64];  /* "exit status 3", "signal: killed" */
-	char error[192];  /* "" or the EndEvent's error */
+	int exit_code;   /* -1 when killed by a signal */
+	bool exited;     /* false when killed by a signal */
+	char status[64]; /* "exit status 3", "signal: killed" */
+	char error[192]; /* "" or the EndEvent's error */
 };
 
 struct warren_cmd_opts {
@@ -202,7 +202,7 @@ struct warren_cmd_opts {
 	const struct warren_kv *envs;
 	size_t n_envs;
 	unsigned timeout_ms; /* process lifetime (Connect-Timeout-Ms); 0: unlimited */
-	bool stdin;	     /* open a stdin pipe (warren_proc_send_stdin) */
+	bool stdin;          /* open a stdin pipe (warren_proc_send_stdin) */
 };
 
 /*
@@ -213,8 +213,8 @@ struct warren_cmd_opts {
  * err->code 504 when timeout_ms passed). opts may be NULL.
  */
 int warren_cmd_run(struct warren_client *c, const struct warren_sandbox *sbx, const char *cmd,
-		   const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
-		   struct warren_exit *ret_exit, struct warren_error *err);
+                   const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
+                   struct warren_exit *ret_exit, struct warren_error *err);
 
 /*
  * A process stream running on a library thread. Made by warren_cmd_start(),
@@ -244,21 +244,21 @@ struct warren_pty_opts {
 
 /* Starts `/bin/bash -l -c cmd` in the background. opts may be NULL. */
 int warren_cmd_start(struct warren_client *c, const struct warren_sandbox *sbx, const char *cmd,
-		     const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
-		     struct warren_proc **ret, struct warren_error *err);
+                     const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
+                     struct warren_proc **ret, struct warren_error *err);
 
 /* Starts an interactive login bash on a PTY (output through cb->on_pty). opts may be NULL. */
 int warren_pty_start(struct warren_client *c, const struct warren_sandbox *sbx,
-		     const struct warren_pty_opts *opts, const struct warren_stream_cb *cb,
-		     struct warren_proc **ret, struct warren_error *err);
+                     const struct warren_pty_opts *opts, const struct warren_stream_cb *cb,
+                     struct warren_proc **ret, struct warren_error *err);
 
 /*
  * Attaches to a running process or PTY by pid (Process.Connect): output
  * produced from now on. Unknown pid: -ENOENT, err->code 404.
  */
 int warren_proc_connect(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			const struct warren_stream_cb *cb, struct warren_proc **ret,
-			struct warren_error *err);
+                        const struct warren_stream_cb *cb, struct warren_proc **ret,
+                        struct warren_error *err);
 
 uint32_t warren_proc_pid(const struct warren_proc *p);
 
@@ -267,14 +267,14 @@ int warren_proc_done_fd(const struct warren_proc *p);
 
 /* Input: SendInput with stdin bytes (non-PTY) or pty bytes (PTY). */
 int warren_proc_send_stdin(struct warren_proc *p, const void *data, size_t len,
-			   struct warren_error *err);
+                           struct warren_error *err);
 int warren_proc_send_pty(struct warren_proc *p, const void *data, size_t len,
-			 struct warren_error *err);
+                         struct warren_error *err);
 /* CloseStdin (non-PTY only). */
 int warren_proc_close_stdin(struct warren_proc *p, struct warren_error *err);
 /* Update: resizes the PTY. */
 int warren_proc_resize(struct warren_proc *p, unsigned cols, unsigned rows,
-		       struct warren_error *err);
+                       struct warren_error *err);
 /* SendSignal SIGKILL. Returns 1 when signalled, 0 when the process was gone (not_found). */
 int warren_proc_kill(struct warren_proc *p, struct warren_error *err);
 
@@ -293,11 +293,11 @@ void warren_proc_free(struct warren_proc *p);
 
 /* Unary calls by pid, without a handle. Same results as the warren_proc_* ones. */
 int warren_process_kill(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			struct warren_error *err);
-int warren_process_send_pty(struct warren_client *c, const struct warren_sandbox *sbx,
-			    uint32_t pid, const void *data, size_t len, struct warren_error *err);
+                        struct warren_error *err);
+int warren_process_send_pty(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
+                            const void *data, size_t len, struct warren_error *err);
 int warren_process_resize(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			  unsigned cols, unsigned rows, struct warren_error *err);
+                          unsigned cols, unsigned rows, struct warren_error *err);
 
 #ifdef __cplusplus
 }

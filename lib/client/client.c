@@ -146,7 +146,8 @@ fail:
 	return -EINVAL;
 }
 
-static void err_vset(struct warren_error *err, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void err_vset(struct warren_error *err, int code,
+                                                           const char *fmt, va_list ap)
 {
 	if (!err)
 		return;
@@ -202,12 +203,22 @@ long wl_connect_code_status(const char *code)
 		const char *code;
 		long status;
 	} map[] = {
-		{ "canceled", 499 },	       { "unknown", 500 },	    { "invalid_argument", 400 },
-		{ "deadline_exceeded", 504 }, { "not_found", 404 },	    { "already_exists", 409 },
-		{ "permission_denied", 403 }, { "resource_exhausted", 429 }, { "failed_precondition", 400 },
-		{ "aborted", 409 },	       { "out_of_range", 400 },	    { "unimplemented", 501 },
-		{ "internal", 500 },	       { "unavailable", 503 },	    { "data_loss", 500 },
-		{ "unauthenticated", 401 },
+	    {"canceled", 499},
+	    {"unknown", 500},
+	    {"invalid_argument", 400},
+	    {"deadline_exceeded", 504},
+	    {"not_found", 404},
+	    {"already_exists", 409},
+	    {"permission_denied", 403},
+	    {"resource_exhausted", 429},
+	    {"failed_precondition", 400},
+	    {"aborted", 409},
+	    {"out_of_range", 400},
+	    {"unimplemented", 501},
+	    {"internal", 500},
+	    {"unavailable", 503},
+	    {"data_loss", 500},
+	    {"unauthenticated", 401},
 	};
 
 	for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
@@ -289,8 +300,8 @@ char *wl_escape(const char *s)
 		return NULL;
 	o = out;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			*o++ = (char)*p;
 		} else {
 			*o++ = '%';
@@ -338,8 +349,8 @@ static size_t header_line(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 int wl_request(CURL *easy, const struct warren_client *c, const char *method, const char *url,
-	       struct curl_slist *headers, const char *body, struct wl_response *r,
-	       struct warren_error *err)
+               struct curl_slist *headers, const char *body, struct wl_response *r,
+               struct warren_error *err)
 {
 	CURL *own = NULL;
 	CURLcode cc;
@@ -376,12 +387,12 @@ int wl_request(CURL *easy, const struct warren_client *c, const char *method, co
 	}
 	cc = curl_easy_perform(easy);
 	if (cc != CURLE_OK) {
-		int e = cc == CURLE_OPERATION_TIMEDOUT	 ? ETIMEDOUT
-			: cc == CURLE_COULDNT_CONNECT	 ? ECONNREFUSED
-			: cc == CURLE_WRITE_ERROR	 ? EFBIG
-			: cc == CURLE_OUT_OF_MEMORY	 ? ENOMEM
-			: cc == CURLE_COULDNT_RESOLVE_HOST ? EHOSTUNREACH
-							 : EIO;
+		int e = cc == CURLE_OPERATION_TIMEDOUT     ? ETIMEDOUT
+		        : cc == CURLE_COULDNT_CONNECT      ? ECONNREFUSED
+		        : cc == CURLE_WRITE_ERROR          ? EFBIG
+		        : cc == CURLE_OUT_OF_MEMORY        ? ENOMEM
+		        : cc == CURLE_COULDNT_RESOLVE_HOST ? EHOSTUNREACH
+		                                           : EIO;
 		rc = wl_errno(err, e, "%s %s: %s", method, url, curl_easy_strerror(cc));
 		wl_response_release(r);
 	} else {
@@ -414,9 +425,9 @@ static bool url_ok(const char *u)
 }
 
 int warren_client_new(const struct warren_config *cfg, struct warren_client **ret,
-		      struct warren_error *err)
+                      struct warren_error *err)
 {
-	struct warren_config none = { 0 };
+	struct warren_config none = {0};
 	struct warren_client *c;
 	int rc;
 
@@ -424,7 +435,8 @@ int warren_client_new(const struct warren_config *cfg, struct warren_client **re
 		cfg = &none;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)
-		return wl_errno(err, EIO, "initializing libcurl: %s", curl_easy_strerror(curl_init_rc));
+		return wl_errno(err, EIO, "initializing libcurl: %s",
+		                curl_easy_strerror(curl_init_rc));
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return wl_errno(err, ENOMEM, "creating a client: out of memory");
@@ -452,7 +464,8 @@ int warren_client_new(const struct warren_config *cfg, struct warren_client **re
 		goto fail;
 	}
 	if (!url_ok(c->api_url) || (*c->sandbox_url && !url_ok(c->sandbox_url))) {
-		rc = wl_errno(err, EINVAL, "API and sandbox URLs must start with http:// or https://");
+		rc = wl_errno(err, EINVAL,
+		              "API and sandbox URLs must start with http:// or https://");
 		goto fail;
 	}
 	*ret = c;

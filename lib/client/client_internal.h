@@ -13,13 +13,13 @@
 #include <warren/warren.h>
 
 /* Hard limits on what a server may make us hold. */
-#define WL_REST_BODY_MAX (16u << 20)   /* one REST or unary response body */
-#define WL_STREAM_MSG_MAX (4u << 20)   /* one Connect stream envelope */
-#define WL_LIST_MAX 100000u	       /* sandboxes collected by warren_sandbox_list() */
+#define WL_REST_BODY_MAX (16u << 20) /* one REST or unary response body */
+#define WL_STREAM_MSG_MAX (4u << 20) /* one Connect stream envelope */
+#define WL_LIST_MAX 100000u          /* sandboxes collected by warren_sandbox_list() */
 #define WL_AGENT_PORT "49983"
 
 struct warren_client {
-	char *api_url;	   /* without a trailing '/' */
+	char *api_url;     /* without a trailing '/' */
 	char *sandbox_url; /* "" when per-sandbox hostnames are used; no trailing '/' */
 	char *api_key;
 	char *domain;
@@ -43,10 +43,10 @@ int wl_b64_decode(const char *in, size_t len, struct wl_buf *out);
 
 /* Fills err (may be NULL) and returns -errnum (errnum > 0): code = errnum. */
 int wl_errno(struct warren_error *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Fills err with code = status and returns the -errno of an HTTP status (see warren.h). */
 int wl_http_error(struct warren_error *err, long status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* The -errno of an HTTP status. */
 int wl_status_errno(long status);
 /* The HTTP status of a Connect error code ("not_found" -> 404); 500 when unknown. */
@@ -67,8 +67,8 @@ void wl_response_release(struct wl_response *r);
  * status; returns -errno only for transport failures (err filled).
  */
 int wl_request(CURL *easy, const struct warren_client *c, const char *method, const char *url,
-	       struct curl_slist *headers, const char *body, struct wl_response *r,
-	       struct warren_error *err);
+               struct curl_slist *headers, const char *body, struct wl_response *r,
+               struct warren_error *err);
 
 /* Turns a non-2xx response into err and a -errno; what names the call ("killing sandbox x"). */
 int wl_response_error(const struct wl_response *r, struct warren_error *err, const char *what);

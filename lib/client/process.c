@@ -23,9 +23,9 @@
 
 /* Where a sandbox's agent is reached; copied from a struct warren_sandbox. */
 struct target {
-	char *base;	  /* agent base URL, no trailing '/' */
+	char *base;       /* agent base URL, no trailing '/' */
 	char *sandbox_id; /* E2b-Sandbox-Id */
-	char *token;	  /* X-Access-Token, "" when none */
+	char *token;      /* X-Access-Token, "" when none */
 };
 
 /* One Connect server stream: request, parser state and result. */
@@ -34,7 +34,7 @@ struct stream {
 	CURL *easy;
 	struct wl_buf in;  /* bytes of the envelope being assembled */
 	struct wl_buf dec; /* decoded data of one message */
-	long status;	   /* HTTP status, 0 until the first body byte */
+	long status;       /* HTTP status, 0 until the first body byte */
 	struct wl_buf errbody;
 	bool got_start, got_end, got_eos;
 	uint32_t pid;
@@ -86,7 +86,7 @@ static void target_release(struct target *t)
 }
 
 static int target_init(struct target *t, const struct warren_client *c,
-		       const struct warren_sandbox *sbx, struct warren_error *err)
+                       const struct warren_sandbox *sbx, struct warren_error *err)
 {
 	const char *domain;
 	int rc;
@@ -113,7 +113,7 @@ static int target_init(struct target *t, const struct warren_client *c,
 
 /* Routing and protocol headers of every agent request. */
 static int agent_headers(struct curl_slist **h, const struct target *t, const char *content_type,
-			 const char *user)
+                         const char *user)
 {
 	if (wl_header(h, "E2b-Sandbox-Id: %s", t->sandbox_id) < 0 ||
 	    wl_header(h, "E2b-Sandbox-Port: " WL_AGENT_PORT) < 0 ||
@@ -150,7 +150,7 @@ static int agent_headers(struct curl_slist **h, const struct target *t, const ch
  * becomes err with the HTTP status of its code.
  */
 static int unary(CURL *easy, const struct warren_client *c, const struct target *t,
-		 const char *method, json_t *body, struct warren_error *err, const char *what)
+                 const char *method, json_t *body, struct warren_error *err, const char *what)
 {
 	struct curl_slist *h = NULL;
 	struct wl_response r;
@@ -158,7 +158,8 @@ static int unary(CURL *easy, const struct warren_client *c, const struct target 
 	char *text;
 	int rc;
 
-	if ((size_t)snprintf(url, sizeof(url), "%s/process.Process/%s", t->base, method) >= sizeof(url))
+	if ((size_t)snprintf(url, sizeof(url), "%s/process.Process/%s", t->base, method) >=
+	    sizeof(url))
 		return wl_errno(err, EINVAL, "%s: URL too long", what);
 	text = json_dumps(body, JSON_COMPACT);
 	if (!text)
@@ -182,8 +183,8 @@ static int unary(CURL *easy, const struct warren_client *c, const struct target 
 			json_t *m = json_object_get(root, "message");
 
 			rc = wl_http_error(err, wl_connect_code_status(json_string_value(code)),
-					   "%s: %s: %s", what, json_string_value(code),
-					   json_is_string(m) ? json_string_value(m) : "");
+			                   "%s: %s: %s", what, json_string_value(code),
+			                   json_is_string(m) ? json_string_value(m) : "");
 		} else {
 			rc = wl_response_error(&r, err, what);
 		}
@@ -199,7 +200,7 @@ static json_t *selector(uint32_t pid)
 }
 
 static int do_input(CURL *easy, struct warren_client *c, const struct target *t, uint32_t pid,
-		    const char *kind, const void *data, size_t len, struct warren_error *err)
+                    const char *kind, const void *data, size_t len, struct warren_error *err)
 {
 	char what[96];
 	json_t *body;
@@ -211,7 +212,8 @@ static int do_input(CURL *easy, struct warren_client *c, const struct target *t,
 		return wl_errno(err, E2BIG, "%s: more than %u bytes", what, WL_STREAM_MSG_MAX);
 	b64 = wl_b64_encode(data, len);
 	body = selector(pid);
-	if (!b64 || !body || json_object_set_new(body, "input", json_pack("{s:s}", kind, b64)) < 0) {
+	if (!b64 || !body ||
+	    json_object_set_new(body, "input", json_pack("{s:s}", kind, b64)) < 0) {
 		free(b64);
 		json_decref(body);
 		return wl_errno(err, ENOMEM, "%s: out of memory", what);
@@ -223,9 +225,9 @@ static int do_input(CURL *easy, struct warren_client *c, const struct target *t,
 }
 
 static int do_kill(CURL *easy, struct warren_client *c, const struct target *t, uint32_t pid,
-		   struct warren_error *err)
+                   struct warren_error *err)
 {
-	struct warren_error e = { 0 };
+	struct warren_error e = {0};
 	char what[96];
 	json_t *body = selector(pid);
 	int rc;
@@ -248,7 +250,7 @@ static int do_kill(CURL *easy, struct warren_client *c, const struct target *t, 
 }
 
 static int do_resize(CURL *easy, struct warren_client *c, const struct target *t, uint32_t pid,
-		     unsigned cols, unsigned rows, struct warren_error *err)
+                     unsigned cols, unsigned rows, struct warren_error *err)
 {
 	char what[96];
 	json_t *body = selector(pid);
@@ -259,9 +261,10 @@ static int do_resize(CURL *easy, struct warren_client *c, const struct target *t
 		json_decref(body);
 		return wl_errno(err, EINVAL, "%s: invalid size %ux%u", what, cols, rows);
 	}
-	if (!body || json_object_set_new(body, "pty",
-					 json_pack("{s:{s:I,s:I}}", "size", "cols", (json_int_t)cols,
-						   "rows", (json_int_t)rows)) < 0) {
+	if (!body ||
+	    json_object_set_new(body, "pty",
+	                        json_pack("{s:{s:I,s:I}}", "size", "cols", (json_int_t)cols, "rows",
+	                                  (json_int_t)rows)) < 0) {
 		json_decref(body);
 		return wl_errno(err, ENOMEM, "%s: out of memory", what);
 	}
@@ -271,7 +274,7 @@ static int do_resize(CURL *easy, struct warren_client *c, const struct target *t
 }
 
 int warren_process_kill(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			struct warren_error *err)
+                        struct warren_error *err)
 {
 	struct target t;
 	int rc = target_init(&t, c, sbx, err);
@@ -283,8 +286,8 @@ int warren_process_kill(struct warren_client *c, const struct warren_sandbox *sb
 	return rc;
 }
 
-int warren_process_send_pty(struct warren_client *c, const struct warren_sandbox *sbx,
-			    uint32_t pid, const void *data, size_t len, struct warren_error *err)
+int warren_process_send_pty(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
+                            const void *data, size_t len, struct warren_error *err)
 {
 	struct target t;
 	int rc = target_init(&t, c, sbx, err);
@@ -297,7 +300,7 @@ int warren_process_send_pty(struct warren_client *c, const struct warren_sandbox
 }
 
 int warren_process_resize(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			  unsigned cols, unsigned rows, struct warren_error *err)
+                          unsigned cols, unsigned rows, struct warren_error *err)
 {
 	struct target t;
 	int rc = target_init(&t, c, sbx, err);
@@ -336,7 +339,7 @@ static void copy_str(char *dst, size_t size, json_t *v)
 
 static int data_event(struct stream *s, json_t *data)
 {
-	static const char *const kinds[] = { "stdout", "stderr", "pty" };
+	static const char *const kinds[] = {"stdout", "stderr", "pty"};
 
 	for (size_t i = 0; i < 3; i++) {
 		json_t *v = json_object_get(data, kinds[i]);
@@ -398,7 +401,7 @@ static void message(struct stream *s, unsigned flags, const char *data, size_t l
 
 			s->eos_status = wl_connect_code_status(cs);
 			snprintf(s->eos_msg, sizeof(s->eos_msg), "%s: %s", cs,
-				 json_is_string(m) ? json_string_value(m) : "");
+			         json_is_string(m) ? json_string_value(m) : "");
 		}
 		json_decref(root);
 		return;
@@ -412,7 +415,7 @@ static void message(struct stream *s, unsigned flags, const char *data, size_t l
 		if (s->got_start) {
 			stream_fail(s, EPROTO, "second start event");
 		} else if (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
-			   json_integer_value(pid) > UINT32_MAX) {
+		           json_integer_value(pid) > UINT32_MAX) {
 			stream_fail(s, EPROTO, "start event without a valid pid");
 		} else {
 			s->got_start = true;
@@ -460,7 +463,8 @@ static size_t stream_write(char *data, size_t size, size_t nmemb, void *userdata
 	}
 	while (s->in.len >= 5 && !s->fail) {
 		const unsigned char *h = (const unsigned char *)s->in.data;
-		uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+		uint32_t len =
+		    (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
 
 		if (len > WL_STREAM_MSG_MAX) {
 			stream_fail(s, EMSGSIZE, "stream message larger than the limit");
@@ -503,7 +507,7 @@ static int close_socket(void *clientp, curl_socket_t fd)
 }
 
 static int xfer_info(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		     curl_off_t ulnow)
+                     curl_off_t ulnow)
 {
 	struct warren_proc *p = clientp;
 
@@ -527,8 +531,8 @@ static void stream_req_release(struct stream_req *r)
 }
 
 static int stream_req_init(struct stream_req *r, const struct target *t, const char *method,
-			   json_t *msg, const char *user, unsigned timeout_ms,
-			   struct warren_error *err, const char *what)
+                           json_t *msg, const char *user, unsigned timeout_ms,
+                           struct warren_error *err, const char *what)
 {
 	char *text;
 	size_t len;
@@ -541,12 +545,13 @@ static int stream_req_init(struct stream_req *r, const struct target *t, const c
 	rc = agent_headers(&r->headers, t, "application/connect+json", user);
 	if (rc == 0 && wl_header(&r->headers, "Keepalive-Ping-Interval: 50") < 0)
 		rc = -ENOMEM;
-	if (rc == 0 && timeout_ms && wl_header(&r->headers, "Connect-Timeout-Ms: %u", timeout_ms) < 0)
+	if (rc == 0 && timeout_ms &&
+	    wl_header(&r->headers, "Connect-Timeout-Ms: %u", timeout_ms) < 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
 		stream_req_release(r);
 		return wl_errno(err, -rc, "%s: %s", what,
-				rc == -EINVAL ? "invalid user name" : strerror(-rc));
+		                rc == -EINVAL ? "invalid user name" : strerror(-rc));
 	}
 	text = json_dumps(msg, JSON_COMPACT);
 	if (!text) {
@@ -576,7 +581,7 @@ static int stream_req_init(struct stream_req *r, const struct target *t, const c
  * process's end event and a clean end of stream arrived (s->exit holds it).
  */
 static int stream_perform(struct stream *s, const struct warren_client *c,
-			  const struct stream_req *req, struct warren_error *err, const char *what)
+                          const struct stream_req *req, struct warren_error *err, const char *what)
 {
 	CURLcode cc;
 
@@ -593,7 +598,8 @@ static int stream_perform(struct stream *s, const struct warren_client *c,
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_write);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-	/* The agent sends a keepalive every 50 s on an idle stream: 3 missed ones is a dead link. */
+	/* The agent sends a keepalive every 50 s on an idle stream: 3 missed ones is a dead link.
+	 */
 	curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 180L);
 	curl_easy_setopt(s->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
@@ -615,30 +621,32 @@ static int stream_perform(struct stream *s, const struct warren_client *c,
 	if (s->fail)
 		return wl_errno(err, -s->fail, "%s: %s", what, s->fail_msg);
 	if (s->status && s->status != 200) {
-		struct wl_response r = { .status = s->status, .body = s->errbody };
+		struct wl_response r = {.status = s->status, .body = s->errbody};
 		json_t *root = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
 		json_t *code = json_object_get(root, "code");
 		int rc;
 
 		if (json_is_string(code))
 			rc = wl_http_error(err, wl_connect_code_status(json_string_value(code)),
-					   "%s: %s", what, json_string_value(code));
+			                   "%s: %s", what, json_string_value(code));
 		else
 			rc = wl_response_error(&r, err, what);
 		json_decref(root);
 		return rc;
 	}
 	if (cc != CURLE_OK && !s->got_eos)
-		return wl_errno(err, cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED
-				     : cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
-								      : ECONNRESET,
-				"%s: %s", what, curl_easy_strerror(cc));
+		return wl_errno(err,
+		                cc == CURLE_COULDNT_CONNECT      ? ECONNREFUSED
+		                : cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
+		                                                 : ECONNRESET,
+		                "%s: %s", what, curl_easy_strerror(cc));
 	if (s->eos_status)
 		return wl_http_error(err, s->eos_status, "%s: %s", what, s->eos_msg);
 	if (!s->got_eos)
 		return wl_errno(err, EPROTO, "%s: missing end of stream", what);
 	if (!s->got_end)
-		return wl_errno(err, EPROTO, "%s: the stream ended without the process's end", what);
+		return wl_errno(err, EPROTO, "%s: the stream ended without the process's end",
+		                what);
 	return 0;
 }
 
@@ -672,8 +680,8 @@ static int envs_object(json_t *process, const struct warren_kv *envs, size_t n, 
 /* The StartRequest of a command. */
 static json_t *cmd_request(const char *cmd, const struct warren_cmd_opts *o)
 {
-	json_t *req = json_pack("{s:{s:s,s:[s,s,s]},s:b}", "process", "cmd", "/bin/bash", "args", "-l",
-				"-c", cmd, "stdin", o->stdin);
+	json_t *req = json_pack("{s:{s:s,s:[s,s,s]},s:b}", "process", "cmd", "/bin/bash", "args",
+	                        "-l", "-c", cmd, "stdin", o->stdin);
 	json_t *process = json_object_get(req, "process");
 
 	if (!req)
@@ -692,20 +700,21 @@ static json_t *pty_request(const struct warren_pty_opts *o)
 	json_t *req, *process, *envs;
 
 	if (o->cmd)
-		req = json_pack("{s:{s:s,s:[s,s,s,s]}}", "process", "cmd", "/bin/bash", "args", "-i", "-l",
-				"-c", o->cmd);
+		req = json_pack("{s:{s:s,s:[s,s,s,s]}}", "process", "cmd", "/bin/bash", "args",
+		                "-i", "-l", "-c", o->cmd);
 	else
-		req = json_pack("{s:{s:s,s:[s,s]}}", "process", "cmd", "/bin/bash", "args", "-i", "-l");
+		req = json_pack("{s:{s:s,s:[s,s]}}", "process", "cmd", "/bin/bash", "args", "-i",
+		                "-l");
 	if (!req)
 		return NULL;
 	process = json_object_get(req, "process");
 	envs = json_pack("{s:s,s:s,s:s}", "TERM", "xterm-256color", "LANG", "C.UTF-8", "LC_ALL",
-			 "C.UTF-8");
+	                 "C.UTF-8");
 	if (!envs || envs_object(process, o->envs, o->n_envs, envs) < 0 ||
 	    (o->cwd && json_object_set_new(process, "cwd", json_string(o->cwd)) < 0) ||
 	    json_object_set_new(req, "pty",
-				json_pack("{s:{s:I,s:I}}", "size", "cols", (json_int_t)cols, "rows",
-					  (json_int_t)rows)) < 0) {
+	                        json_pack("{s:{s:I,s:I}}", "size", "cols", (json_int_t)cols, "rows",
+	                                  (json_int_t)rows)) < 0) {
 		json_decref(req);
 		return NULL;
 	}
@@ -713,12 +722,12 @@ static json_t *pty_request(const struct warren_pty_opts *o)
 }
 
 int warren_cmd_run(struct warren_client *c, const struct warren_sandbox *sbx, const char *cmd,
-		   const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
-		   struct warren_exit *ret_exit, struct warren_error *err)
+                   const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
+                   struct warren_exit *ret_exit, struct warren_error *err)
 {
-	struct warren_cmd_opts none = { 0 };
+	struct warren_cmd_opts none = {0};
 	const char *what = "running a command";
-	struct stream s = { 0 };
+	struct stream s = {0};
 	struct stream_req req;
 	struct target t;
 	json_t *msg;
@@ -763,7 +772,7 @@ static void *proc_thread(void *arg)
 {
 	struct proc_thread_arg *a = arg;
 	struct warren_proc *p = a->p;
-	struct warren_error e = { 0 };
+	struct warren_error e = {0};
 	int rc;
 	ssize_t w;
 
@@ -802,9 +811,9 @@ static void proc_destroy(struct warren_proc *p)
 
 /* Starts a stream on a new thread and waits for its start event or its end. Takes msg. */
 static int proc_open(struct warren_client *c, const struct warren_sandbox *sbx, const char *method,
-		     json_t *msg, const char *user, unsigned timeout_ms, bool pty,
-		     const struct warren_stream_cb *cb, struct warren_proc **ret,
-		     struct warren_error *err, const char *what)
+                     json_t *msg, const char *user, unsigned timeout_ms, bool pty,
+                     const struct warren_stream_cb *cb, struct warren_proc **ret,
+                     struct warren_error *err, const char *what)
 {
 	struct proc_thread_arg *a;
 	struct warren_proc *p;
@@ -867,7 +876,8 @@ static int proc_open(struct warren_client *c, const struct warren_sandbox *sbx, 
 		pthread_join(p->thread, NULL);
 		proc_destroy(p);
 		if (rc == 0)
-			rc = wl_errno(err, EPROTO, "%s: the stream ended before the start event", what);
+			rc = wl_errno(err, EPROTO, "%s: the stream ended before the start event",
+			              what);
 		return rc;
 	}
 	*ret = p;
@@ -875,36 +885,36 @@ static int proc_open(struct warren_client *c, const struct warren_sandbox *sbx, 
 }
 
 int warren_cmd_start(struct warren_client *c, const struct warren_sandbox *sbx, const char *cmd,
-		     const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
-		     struct warren_proc **ret, struct warren_error *err)
+                     const struct warren_cmd_opts *opts, const struct warren_stream_cb *cb,
+                     struct warren_proc **ret, struct warren_error *err)
 {
-	struct warren_cmd_opts none = { 0 };
+	struct warren_cmd_opts none = {0};
 
 	if (!cmd)
 		return wl_errno(err, EINVAL, "starting a command: no command");
 	if (!opts)
 		opts = &none;
 	return proc_open(c, sbx, "Start", cmd_request(cmd, opts), opts->user, opts->timeout_ms,
-			 false, cb, ret, err, "starting a command");
+	                 false, cb, ret, err, "starting a command");
 }
 
 int warren_pty_start(struct warren_client *c, const struct warren_sandbox *sbx,
-		     const struct warren_pty_opts *opts, const struct warren_stream_cb *cb,
-		     struct warren_proc **ret, struct warren_error *err)
+                     const struct warren_pty_opts *opts, const struct warren_stream_cb *cb,
+                     struct warren_proc **ret, struct warren_error *err)
 {
-	struct warren_pty_opts none = { 0 };
+	struct warren_pty_opts none = {0};
 
 	if (!opts)
 		opts = &none;
 	if (opts->cols > 65535 || opts->rows > 65535)
 		return wl_errno(err, EINVAL, "starting a terminal: invalid size");
 	return proc_open(c, sbx, "Start", pty_request(opts), opts->user, opts->timeout_ms, true, cb,
-			 ret, err, "starting a terminal");
+	                 ret, err, "starting a terminal");
 }
 
 int warren_proc_connect(struct warren_client *c, const struct warren_sandbox *sbx, uint32_t pid,
-			const struct warren_stream_cb *cb, struct warren_proc **ret,
-			struct warren_error *err)
+                        const struct warren_stream_cb *cb, struct warren_proc **ret,
+                        struct warren_error *err)
 {
 	char what[64];
 
@@ -936,13 +946,13 @@ int warren_proc_done_fd(const struct warren_proc *p)
 	})
 
 int warren_proc_send_stdin(struct warren_proc *p, const void *data, size_t len,
-			   struct warren_error *err)
+                           struct warren_error *err)
 {
 	return WITH_UNARY(p, do_input(p->unary_easy, p->c, &p->t, p->pid, "stdin", data, len, err));
 }
 
 int warren_proc_send_pty(struct warren_proc *p, const void *data, size_t len,
-			 struct warren_error *err)
+                         struct warren_error *err)
 {
 	return WITH_UNARY(p, do_input(p->unary_easy, p->c, &p->t, p->pid, "pty", data, len, err));
 }
@@ -962,7 +972,7 @@ int warren_proc_close_stdin(struct warren_proc *p, struct warren_error *err)
 }
 
 int warren_proc_resize(struct warren_proc *p, unsigned cols, unsigned rows,
-		       struct warren_error *err)
+                       struct warren_error *err)
 {
 	return WITH_UNARY(p, do_resize(p->unary_easy, p->c, &p->t, p->pid, cols, rows, err));
 }

@@ -64,7 +64,7 @@ const char *warren_sandbox_metadata(const struct warren_sandbox *s, const char *
 /* RFC 3339 ("2026-11-22T00:39:11.123Z", "...+02:00") to unix seconds; 0 when malformed. */
 static int64_t parse_time(const char *s)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int64_t t;
 	const char *p;
 	int sign, oh, om;
@@ -137,13 +137,15 @@ static int sandbox_from_json(json_t *obj, struct warren_sandbox **ret)
 		s->metadata = calloc(json_object_size(meta), sizeof(*s->metadata));
 		if (!s->metadata)
 			rc = -ENOMEM;
-		json_object_foreach(meta, k, v) {
+		json_object_foreach(meta, k, v)
+		{
 			if (rc || !json_is_string(v))
 				continue;
 			s->metadata[s->n_metadata].key = strdup(k);
 			s->metadata[s->n_metadata].value = strdup(json_string_value(v));
 			s->n_metadata++;
-			if (!s->metadata[s->n_metadata - 1].key || !s->metadata[s->n_metadata - 1].value)
+			if (!s->metadata[s->n_metadata - 1].key ||
+			    !s->metadata[s->n_metadata - 1].value)
 				rc = -ENOMEM;
 		}
 	}
@@ -157,7 +159,7 @@ static int sandbox_from_json(json_t *obj, struct warren_sandbox **ret)
 
 /* Sends a control-plane request; on 2xx leaves the body in r, else fills err. */
 static int rest(struct warren_client *c, const char *method, const char *path, json_t *body,
-		struct wl_response *r, struct warren_error *err, const char *what)
+                struct wl_response *r, struct warren_error *err, const char *what)
 {
 	_cleanup_slist_ struct curl_slist *h = NULL;
 	_cleanup_free_ char *url = NULL;
@@ -190,9 +192,10 @@ static int rest(struct warren_client *c, const char *method, const char *path, j
 
 /* Parses a 2xx body that must hold one sandbox object. */
 static int sandbox_response(struct wl_response *r, struct warren_sandbox **ret,
-			    struct warren_error *err, const char *what)
+                            struct warren_error *err, const char *what)
 {
-	_cleanup_json_ json_t *root = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	_cleanup_json_ json_t *root =
+	    json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
 	int rc = sandbox_from_json(root, ret);
 
 	if (rc == -ENOMEM)
@@ -228,7 +231,7 @@ static int kv_object(json_t *parent, const char *name, const struct warren_kv *k
 }
 
 int warren_sandbox_get_info(struct warren_client *c, const char *sandbox_id,
-			    struct warren_sandbox **ret, struct warren_error *err)
+                            struct warren_sandbox **ret, struct warren_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ char *esc = NULL;
@@ -251,9 +254,9 @@ int warren_sandbox_get_info(struct warren_client *c, const char *sandbox_id,
 }
 
 int warren_sandbox_create(struct warren_client *c, const struct warren_create_opts *opts,
-			  struct warren_sandbox **ret, struct warren_error *err)
+                          struct warren_sandbox **ret, struct warren_error *err)
 {
-	struct warren_create_opts none = { .allow_internet_access = -1 };
+	struct warren_create_opts none = {.allow_internet_access = -1};
 	_cleanup_json_ json_t *body = json_object();
 	struct warren_sandbox *s = NULL, *info = NULL;
 	const char *what = "creating a sandbox";
@@ -265,16 +268,17 @@ int warren_sandbox_create(struct warren_client *c, const struct warren_create_op
 	if (!body)
 		return wl_errno(err, ENOMEM, "%s: out of memory", what);
 	if (json_object_set_new(body, "templateID",
-				json_string(opts->template_id ? opts->template_id : "base")) < 0)
+	                        json_string(opts->template_id ? opts->template_id : "base")) < 0)
 		return wl_errno(err, EINVAL, "%s: invalid template id", what);
 	if (opts->timeout_s)
 		json_object_set_new(body, "timeout", json_integer(opts->timeout_s));
 	if (opts->allow_internet_access >= 0)
 		json_object_set_new(body, "allow_internet_access",
-				    json_boolean(opts->allow_internet_access));
+		                    json_boolean(opts->allow_internet_access));
 	if (kv_object(body, "metadata", opts->metadata, opts->n_metadata) < 0 ||
 	    kv_object(body, "envVars", opts->envs, opts->n_envs) < 0)
-		return wl_errno(err, EINVAL, "%s: invalid metadata or env (NULL or not UTF-8)", what);
+		return wl_errno(err, EINVAL, "%s: invalid metadata or env (NULL or not UTF-8)",
+		                what);
 	rc = rest(c, "POST", "/v2/sandboxes", body, &r, err, what);
 	if (rc < 0)
 		return rc;
@@ -311,7 +315,7 @@ int warren_sandbox_create(struct warren_client *c, const struct warren_create_op
 }
 
 int warren_sandbox_connect(struct warren_client *c, const char *sandbox_id, unsigned timeout_s,
-			   struct warren_sandbox **ret, struct warren_error *err)
+                           struct warren_sandbox **ret, struct warren_error *err)
 {
 	_cleanup_json_ json_t *body = json_object();
 	_cleanup_free_ char *path = NULL;
@@ -340,7 +344,7 @@ int warren_sandbox_kill(struct warren_client *c, const char *sandbox_id, struct 
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ char *esc = NULL;
-	struct warren_error e = { 0 };
+	struct warren_error e = {0};
 	char what[320];
 	struct wl_response r;
 	int rc;
@@ -364,7 +368,7 @@ int warren_sandbox_kill(struct warren_client *c, const char *sandbox_id, struct 
 }
 
 int warren_sandbox_set_timeout(struct warren_client *c, const char *sandbox_id, unsigned timeout_s,
-			       struct warren_error *err)
+                               struct warren_error *err)
 {
 	_cleanup_json_ json_t *body = json_object();
 	_cleanup_free_ char *path = NULL;
@@ -394,7 +398,7 @@ int warren_sandbox_set_timeout(struct warren_client *c, const char *sandbox_id, 
  */
 static char *metadata_query(const struct warren_kv *kv, size_t n)
 {
-	struct wl_buf inner = { 0 };
+	struct wl_buf inner = {0};
 	char *once = NULL, *twice = NULL;
 
 	for (size_t i = 0; i < n; i++) {
@@ -418,9 +422,9 @@ static char *metadata_query(const struct warren_kv *kv, size_t n)
 }
 
 int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *opts,
-			struct warren_sandbox ***ret, size_t *ret_n, struct warren_error *err)
+                        struct warren_sandbox ***ret, size_t *ret_n, struct warren_error *err)
 {
-	struct warren_list_opts none = { 0 };
+	struct warren_list_opts none = {0};
 	const char *what = "listing sandboxes";
 	_cleanup_free_ char *meta = NULL;
 	_cleanup_free_ char *token = NULL;
@@ -431,7 +435,8 @@ int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *
 
 	if (!opts)
 		opts = &none;
-	max = opts->max_results && opts->max_results < WL_LIST_MAX ? opts->max_results : WL_LIST_MAX;
+	max =
+	    opts->max_results && opts->max_results < WL_LIST_MAX ? opts->max_results : WL_LIST_MAX;
 	limit = opts->limit && opts->limit <= 100 ? opts->limit : 100;
 	if (opts->n_metadata) {
 		meta = metadata_query(opts->metadata, opts->n_metadata);
@@ -442,13 +447,14 @@ int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *
 		_cleanup_free_ char *path = NULL;
 		_cleanup_free_ char *tok = NULL;
 		_cleanup_json_ json_t *root = NULL;
-		const char *states = (opts->states & (WARREN_STATE_RUNNING | WARREN_STATE_PAUSED)) ==
-						     WARREN_STATE_RUNNING
-					     ? "running"
-				     : (opts->states & (WARREN_STATE_RUNNING | WARREN_STATE_PAUSED)) ==
-						     WARREN_STATE_PAUSED
-					     ? "paused"
-					     : "running%2Cpaused";
+		const char *states =
+		    (opts->states & (WARREN_STATE_RUNNING | WARREN_STATE_PAUSED)) ==
+		            WARREN_STATE_RUNNING
+		        ? "running"
+		    : (opts->states & (WARREN_STATE_RUNNING | WARREN_STATE_PAUSED)) ==
+		            WARREN_STATE_PAUSED
+		        ? "paused"
+		        : "running%2Cpaused";
 		struct wl_response r;
 		size_t i;
 		json_t *item;
@@ -458,8 +464,8 @@ int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *
 			break;
 		}
 		if (asprintf(&path, "/v2/sandboxes?state=%s&limit=%u%s%s%s%s", states, limit,
-			     meta ? "&metadata=" : "", meta ? meta : "", tok ? "&nextToken=" : "",
-			     tok ? tok : "") < 0) {
+		             meta ? "&metadata=" : "", meta ? meta : "", tok ? "&nextToken=" : "",
+		             tok ? tok : "") < 0) {
 			path = NULL;
 			rc = wl_errno(err, ENOMEM, "%s: out of memory", what);
 			break;
@@ -476,7 +482,8 @@ int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *
 			rc = wl_errno(err, EBADMSG, "%s: malformed response from the server", what);
 			break;
 		}
-		json_array_foreach(root, i, item) {
+		json_array_foreach(root, i, item)
+		{
 			struct warren_sandbox *s, **grown;
 
 			if (n >= max) {
@@ -486,7 +493,7 @@ int warren_sandbox_list(struct warren_client *c, const struct warren_list_opts *
 			rc = sandbox_from_json(item, &s);
 			if (rc < 0) {
 				rc = wl_errno(err, rc == -ENOMEM ? ENOMEM : EBADMSG,
-					      "%s: malformed response from the server", what);
+				              "%s: malformed response from the server", what);
 				break;
 			}
 			grown = realloc(list, (n + 1) * sizeof(*list));

@@ -101,7 +101,7 @@ static unsigned rnd(void)
 static int free_port(void)
 {
 	/* A loopback port that is free now: bind to port 0, read it, release it. */
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
 
@@ -154,14 +154,14 @@ static int warrend_start(struct warrend *w)
 	snprintf(w->bridge, sizeof(w->bridge), "wl%08x", r);
 	snprintf(w->subnet, sizeof(w->subnet), "10.204.%u.0/24", 1 + r % 254);
 	snprintf(w->cgroup_parent, sizeof(w->cgroup_parent), "warren-test-libwarren-%d-%04x",
-		 (int)getpid(), r >> 16);
+	         (int)getpid(), r >> 16);
 	snprintf(w->state_dir, sizeof(w->state_dir), "/tmp/warren-test-libwarren-XXXXXX");
 	if (!mkdtemp(w->state_dir))
 		return -1;
-	snprintf(w->log_path, sizeof(w->log_path), "/tmp/warrend-libwarren-%d-%d.log", (int)getpid(),
-		 w->port);
+	snprintf(w->log_path, sizeof(w->log_path), "/tmp/warrend-libwarren-%d-%d.log",
+	         (int)getpid(), w->port);
 	snprintf(w->api_key, sizeof(w->api_key), "e2b_%08x%08x%08x%08x%08x", rnd(), rnd(), rnd(),
-		 rnd(), rnd());
+	         rnd(), rnd());
 	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", w->port);
 	log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd < 0)
@@ -234,12 +234,13 @@ static void warrend_stop(struct warrend *w)
 	}
 	/* What this run made on the host: bridge ports, bridge, nft tables, cgroups, state. */
 	snprintf(cmd, sizeof(cmd),
-		 "for p in $(ip -o link show master %1$s 2>/dev/null | sed -E 's/^[0-9]+: ([^:@ ]+).*/\\1/'); "
-		 "do ip link del \"$p\"; done; ip link del %1$s 2>/dev/null; "
-		 "for f in inet bridge ip ip6; do nft delete table $f %1$s 2>/dev/null; done; "
-		 "find /sys/fs/cgroup -depth -type d -path '*/%2$s*' -exec rmdir {} + 2>/dev/null; "
-		 "grep -q ' %3$s' /proc/self/mountinfo || rm -rf %3$s; true",
-		 w->bridge, w->cgroup_parent, w->state_dir);
+	         "for p in $(ip -o link show master %1$s 2>/dev/null | sed -E 's/^[0-9]+: ([^:@ "
+	         "]+).*/\\1/'); "
+	         "do ip link del \"$p\"; done; ip link del %1$s 2>/dev/null; "
+	         "for f in inet bridge ip ip6; do nft delete table $f %1$s 2>/dev/null; done; "
+	         "find /sys/fs/cgroup -depth -type d -path '*/%2$s*' -exec rmdir {} + 2>/dev/null; "
+	         "grep -q ' %3$s' /proc/self/mountinfo || rm -rf %3$s; true",
+	         w->bridge, w->cgroup_parent, w->state_dir);
 	if (system(cmd) != 0)
 		printf("# host cleanup failed\n");
 }
@@ -250,8 +251,8 @@ static bool warrend_log_clean(const struct warrend *w)
 	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ' %s",
-		 w->log_path);
+	         "grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ' %s",
+	         w->log_path);
 	return system(cmd) != 0;
 }
 
@@ -323,7 +324,7 @@ static void on_start(uint32_t pid, void *u)
 
 /* Waits until buf (one of s's buffers) holds needle after offset `from`, up to timeout_ms. */
 static bool wait_for(struct sink *s, const char *buf, size_t from, const char *needle,
-		     int timeout_ms)
+                     int timeout_ms)
 {
 	struct timespec deadline;
 	bool found;
@@ -360,30 +361,31 @@ static size_t pty_len(struct sink *s)
 
 static void test_bad_key(const struct warrend *w)
 {
-	struct warren_config cfg = { .api_url = w->api_url, .sandbox_url = w->sandbox_url,
-				     .api_key = "e2b_0000000000000000000000000000000000000000" };
+	struct warren_config cfg = {.api_url = w->api_url,
+	                            .sandbox_url = w->sandbox_url,
+	                            .api_key = "e2b_0000000000000000000000000000000000000000"};
 	struct warren_client *c = NULL;
 	struct warren_sandbox *s = NULL;
-	struct warren_error e = { 0 };
+	struct warren_error e = {0};
 	int rc = warren_client_new(&cfg, &c, &e);
 
 	ok(rc == 0, "client with a wrong API key is created");
 	if (rc < 0)
 		return;
 	rc = warren_sandbox_create(c, NULL, &s, &e);
-	ok(rc == -EACCES && e.code == 401 && s == NULL, "bad API key: create fails with 401 (rc %d code %d: %s)",
-	   rc, e.code, e.msg);
+	ok(rc == -EACCES && e.code == 401 && s == NULL,
+	   "bad API key: create fails with 401 (rc %d code %d: %s)", rc, e.code, e.msg);
 	warren_sandbox_free(s);
 	warren_client_free(c);
 }
 
 static void test_run(struct warren_client *c, struct warren_sandbox *sbx)
 {
-	struct warren_stream_cb cb = { on_start, on_out, on_err, on_pty, NULL };
-	struct warren_kv envs[] = { { "WL_REQ", "from-request" } };
-	struct warren_cmd_opts o = { .envs = envs, .n_envs = 1, .cwd = "/tmp" };
-	struct warren_error e = { 0 };
-	struct warren_exit ex = { 0 };
+	struct warren_stream_cb cb = {on_start, on_out, on_err, on_pty, NULL};
+	struct warren_kv envs[] = {{"WL_REQ", "from-request"}};
+	struct warren_cmd_opts o = {.envs = envs, .n_envs = 1, .cwd = "/tmp"};
+	struct warren_error e = {0};
+	struct warren_exit ex = {0};
 	struct sink s;
 	int rc;
 
@@ -408,16 +410,16 @@ static void test_run(struct warren_client *c, struct warren_sandbox *sbx)
 
 	o.timeout_ms = 500;
 	rc = warren_cmd_run(c, sbx, "sleep 30", &o, NULL, &ex, &e);
-	ok(rc == -ETIMEDOUT && e.code == 504, "run: timeout_ms ends the process with 504 (rc %d code %d: %s)",
-	   rc, e.code, e.msg);
+	ok(rc == -ETIMEDOUT && e.code == 504,
+	   "run: timeout_ms ends the process with 504 (rc %d code %d: %s)", rc, e.code, e.msg);
 }
 
 static void test_background(struct warren_client *c, struct warren_sandbox *sbx)
 {
-	struct warren_stream_cb cb = { on_start, on_out, on_err, NULL, NULL };
-	struct warren_cmd_opts o = { .stdin = true };
-	struct warren_error e = { 0 };
-	struct warren_exit ex = { 0 };
+	struct warren_stream_cb cb = {on_start, on_out, on_err, NULL, NULL};
+	struct warren_cmd_opts o = {.stdin = true};
+	struct warren_error e = {0};
+	struct warren_exit ex = {0};
 	struct warren_proc *p = NULL, *q = NULL;
 	struct sink s, s2;
 	uint32_t pid;
@@ -430,13 +432,14 @@ static void test_background(struct warren_client *c, struct warren_sandbox *sbx)
 	ok(rc == 0 && warren_proc_pid(p) > 0, "background: cat started");
 	if (rc == 0) {
 		rc = warren_proc_send_stdin(p, "ping\n", 5, &e);
-		ok(rc == 0 && wait_for(&s, s.out, 0, "ping\n", 10000), "background: stdin reaches cat");
+		ok(rc == 0 && wait_for(&s, s.out, 0, "ping\n", 10000),
+		   "background: stdin reaches cat");
 		rc = warren_proc_close_stdin(p, &e);
 		diag_err("close stdin", rc, &e);
 		rc = warren_proc_wait(p, &ex, &e);
 		ok(rc == 0 && ex.exit_code == 0, "background: close_stdin ends cat with 0 (%d)",
 		   ex.exit_code);
-		struct pollfd pfd = { .fd = warren_proc_done_fd(p), .events = POLLIN };
+		struct pollfd pfd = {.fd = warren_proc_done_fd(p), .events = POLLIN};
 		ok(poll(&pfd, 1, 0) == 1, "background: done fd is readable after the end");
 		warren_proc_free(p);
 	}
@@ -450,8 +453,8 @@ static void test_background(struct warren_client *c, struct warren_sandbox *sbx)
 		rc = warren_proc_kill(p, &e);
 		ok(rc == 1, "background: kill returns 1 (%d)", rc);
 		rc = warren_proc_wait(p, &ex, &e);
-		ok(rc == 0 && ex.exit_code == -1 && !ex.exited, "background: killed process ends with -1 ('%s')",
-		   ex.status);
+		ok(rc == 0 && ex.exit_code == -1 && !ex.exited,
+		   "background: killed process ends with -1 ('%s')", ex.status);
 		rc = warren_process_kill(c, sbx, pid, &e);
 		ok(rc == 0, "background: kill of a gone pid returns 0 (%d)", rc);
 		warren_proc_free(p);
@@ -478,16 +481,16 @@ static void test_background(struct warren_client *c, struct warren_sandbox *sbx)
 	}
 	sink_release(&s2);
 	rc = warren_proc_connect(c, sbx, 999999, NULL, &q, &e);
-	ok(rc == -ENOENT && e.code == 404, "attach: unknown pid is 404 (rc %d code %d: %s)", rc, e.code,
-	   e.msg);
+	ok(rc == -ENOENT && e.code == 404, "attach: unknown pid is 404 (rc %d code %d: %s)", rc,
+	   e.code, e.msg);
 }
 
 static void test_pty(struct warren_client *c, struct warren_sandbox *sbx)
 {
-	struct warren_stream_cb cb = { on_start, NULL, NULL, on_pty, NULL };
-	struct warren_pty_opts o = { .cols = 80, .rows = 24 };
-	struct warren_error e = { 0 };
-	struct warren_exit ex = { 0 };
+	struct warren_stream_cb cb = {on_start, NULL, NULL, on_pty, NULL};
+	struct warren_pty_opts o = {.cols = 80, .rows = 24};
+	struct warren_error e = {0};
+	struct warren_exit ex = {0};
 	struct warren_proc *p = NULL;
 	struct sink s;
 	size_t mark;
@@ -504,7 +507,8 @@ static void test_pty(struct warren_client *c, struct warren_sandbox *sbx)
 	}
 	mark = pty_len(&s);
 	rc = warren_proc_send_pty(p, "echo $TERM\n", 11, &e);
-	ok(rc == 0 && wait_for(&s, s.pty, mark, "xterm-256color", 10000), "pty: TERM is xterm-256color");
+	ok(rc == 0 && wait_for(&s, s.pty, mark, "xterm-256color", 10000),
+	   "pty: TERM is xterm-256color");
 	rc = warren_proc_send_pty(p, "stty size\n", 10, &e);
 	ok(rc == 0 && wait_for(&s, s.pty, mark, "24 80", 10000), "pty: initial size 24 80");
 	rc = warren_proc_resize(p, 100, 30, &e);
@@ -535,15 +539,16 @@ static void test_example(const struct warrend *w)
 	san = "-fsanitize=address,undefined";
 #endif
 #endif
-	snprintf(cmd, sizeof(cmd),
-		 "set -e; d=$(mktemp -d); "
-		 "cc -Wall -Werror %s -o $d/hello %s/examples/hello.c "
-		 "$(PKG_CONFIG_PATH=%s/meson-uninstalled pkg-config --cflags --libs warren-uninstalled) "
-		 "2>&1; "
-		 "LD_LIBRARY_PATH=%s/lib/client E2B_API_URL=%s E2B_SANDBOX_URL=%s E2B_API_KEY=%s "
-		 "$d/hello 2>&1; rm -rf $d",
-		 san, WARREN_SOURCE_ROOT, WARREN_BUILD_ROOT, WARREN_BUILD_ROOT, w->api_url,
-		 w->sandbox_url, w->api_key);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "set -e; d=$(mktemp -d); "
+	    "cc -Wall -Werror %s -o $d/hello %s/examples/hello.c "
+	    "$(PKG_CONFIG_PATH=%s/meson-uninstalled pkg-config --cflags --libs warren-uninstalled) "
+	    "2>&1; "
+	    "LD_LIBRARY_PATH=%s/lib/client E2B_API_URL=%s E2B_SANDBOX_URL=%s E2B_API_KEY=%s "
+	    "$d/hello 2>&1; rm -rf $d",
+	    san, WARREN_SOURCE_ROOT, WARREN_BUILD_ROOT, WARREN_BUILD_ROOT, w->api_url,
+	    w->sandbox_url, w->api_key);
 	f = popen(cmd, "r");
 	if (!f) {
 		ok(0, "example: popen");
@@ -552,8 +557,8 @@ static void test_example(const struct warrend *w)
 	n = fread(out, 1, sizeof(out) - 1, f);
 	out[n] = '\0';
 	status = pclose(f);
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && strstr(out, "hello from the sandbox\nLinux\n") &&
-		   strstr(out, "exit code 0"),
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	       strstr(out, "hello from the sandbox\nLinux\n") && strstr(out, "exit code 0"),
 	   "example: examples/hello.c compiles with pkg-config and runs");
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		printf("# %s\n", vis(out));
@@ -561,10 +566,10 @@ static void test_example(const struct warrend *w)
 
 int main(void)
 {
-	struct warrend w = { 0 };
+	struct warrend w = {0};
 	struct warren_client *c = NULL;
 	struct warren_sandbox *sbx = NULL, *info = NULL, **list = NULL;
-	struct warren_error e = { 0 };
+	struct warren_error e = {0};
 	char tag[64];
 	int rc;
 
@@ -581,18 +586,22 @@ int main(void)
 	ok(1, "warrend started on %s", w.api_url);
 	test_bad_key(&w);
 
-	struct warren_config cfg = { .api_url = w.api_url, .sandbox_url = w.sandbox_url,
-				     .api_key = w.api_key };
+	struct warren_config cfg = {
+	    .api_url = w.api_url, .sandbox_url = w.sandbox_url, .api_key = w.api_key};
 	rc = warren_client_new(&cfg, &c, &e);
 	ok(rc == 0, "client created");
 	if (rc < 0)
 		goto out;
 
 	snprintf(tag, sizeof(tag), "libwarren-%d-%08x", (int)getpid(), rnd());
-	struct warren_kv meta[] = { { "suite", tag }, { "who", "a b&c=d" } };
-	struct warren_kv envs[] = { { "WL_CREATE", "from-create" } };
-	struct warren_create_opts co = { .timeout_s = 120, .metadata = meta, .n_metadata = 2,
-					 .envs = envs, .n_envs = 1, .allow_internet_access = -1 };
+	struct warren_kv meta[] = {{"suite", tag}, {"who", "a b&c=d"}};
+	struct warren_kv envs[] = {{"WL_CREATE", "from-create"}};
+	struct warren_create_opts co = {.timeout_s = 120,
+	                                .metadata = meta,
+	                                .n_metadata = 2,
+	                                .envs = envs,
+	                                .n_envs = 1,
+	                                .allow_internet_access = -1};
 	rc = warren_sandbox_create(c, &co, &sbx, &e);
 	diag_err("create", rc, &e);
 	ok(rc == 0 && sbx && *sbx->sandbox_id, "create: sandbox %s", sbx ? sbx->sandbox_id : "-");
@@ -600,9 +609,10 @@ int main(void)
 		goto out;
 	ok(strcmp(sbx->template_id, "base") == 0 || strcmp(sbx->alias, "base") == 0,
 	   "create: template base (%s)", sbx->template_id);
-	ok(strcmp(sbx->envd_version, "0.6.13") == 0, "create: envd version (%s)", sbx->envd_version);
+	ok(strcmp(sbx->envd_version, "0.6.13") == 0, "create: envd version (%s)",
+	   sbx->envd_version);
 	ok(sbx->started_at > 0 && sbx->end_at >= sbx->started_at + 110 &&
-		   sbx->end_at <= sbx->started_at + 130,
+	       sbx->end_at <= sbx->started_at + 130,
 	   "create: started/end times (%lld, %lld)", (long long)sbx->started_at,
 	   (long long)sbx->end_at);
 
@@ -612,16 +622,15 @@ int main(void)
 
 	/* List with a metadata filter: exactly this sandbox, with its metadata. */
 	size_t n = 0;
-	struct warren_list_opts lo = { .metadata = meta, .n_metadata = 2 };
+	struct warren_list_opts lo = {.metadata = meta, .n_metadata = 2};
 	rc = warren_sandbox_list(c, &lo, &list, &n, &e);
 	diag_err("list", rc, &e);
 	ok(rc == 0 && n == 1 && strcmp(list[0]->sandbox_id, sbx->sandbox_id) == 0 &&
-		   strcmp(list[0]->state, "running") == 0 &&
-		   warren_sandbox_metadata(list[0], "who") &&
-		   strcmp(warren_sandbox_metadata(list[0], "who"), "a b&c=d") == 0,
+	       strcmp(list[0]->state, "running") == 0 && warren_sandbox_metadata(list[0], "who") &&
+	       strcmp(warren_sandbox_metadata(list[0], "who"), "a b&c=d") == 0,
 	   "list: the metadata filter finds the sandbox (%zu)", n);
 	warren_sandbox_list_free(list, n);
-	struct warren_kv other[] = { { "suite", "no-such-suite" } };
+	struct warren_kv other[] = {{"suite", "no-such-suite"}};
 	lo.metadata = other;
 	lo.n_metadata = 1;
 	list = NULL;
@@ -633,15 +642,15 @@ int main(void)
 	co.n_metadata = 1;
 	rc = warren_sandbox_create(c, &co, &second, &e);
 	diag_err("create second", rc, &e);
-	lo = (struct warren_list_opts){ .metadata = meta, .n_metadata = 1,
-					.states = WARREN_STATE_RUNNING, .limit = 1 };
+	lo = (struct warren_list_opts){
+	    .metadata = meta, .n_metadata = 1, .states = WARREN_STATE_RUNNING, .limit = 1};
 	list = NULL;
 	n = 0;
 	rc = warren_sandbox_list(c, &lo, &list, &n, &e);
 	diag_err("list paged", rc, &e);
 	ok(rc == 0 && second && n == 2 && strcmp(list[0]->sandbox_id, list[1]->sandbox_id) != 0 &&
-		   (strcmp(list[0]->sandbox_id, second->sandbox_id) == 0 ||
-		    strcmp(list[1]->sandbox_id, second->sandbox_id) == 0),
+	       (strcmp(list[0]->sandbox_id, second->sandbox_id) == 0 ||
+	        strcmp(list[1]->sandbox_id, second->sandbox_id) == 0),
 	   "list: both sandboxes through pages of 1 (%zu)", n);
 	warren_sandbox_list_free(list, n);
 	lo.states = WARREN_STATE_PAUSED;
@@ -684,8 +693,8 @@ int main(void)
 	ok(rc == -ENOENT && e.code == 404, "connect: killed sandbox is 404");
 	struct warren_exit ex;
 	rc = warren_cmd_run(c, sbx, "true", NULL, NULL, &ex, &e);
-	ok(rc < 0 && e.code == 502, "run in a killed sandbox fails with 502 (rc %d code %d: %s)", rc,
-	   e.code, e.msg);
+	ok(rc < 0 && e.code == 502, "run in a killed sandbox fails with 502 (rc %d code %d: %s)",
+	   rc, e.code, e.msg);
 out:
 	warren_sandbox_free(sbx);
 	warren_client_free(c);
