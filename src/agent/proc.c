@@ -351,14 +351,28 @@ static void pump_read(struct proc *p, int *fd, enum event_output which, char *ch
 	struct buf b = BUF_INIT;
 	ssize_t n;
 
+	size_t max = which == EVENT_PTY ? EVENT_PTY_DATA_MAX : EVENT_DATA_MAX;
+
 	/* A terminal master reads EIO once the last slave fd is closed: that is its end. */
-	n = read(*fd, chunk, which == EVENT_PTY ? EVENT_PTY_DATA_MAX : EVENT_DATA_MAX);
+	n = read(*fd, chunk, max);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
 		close(*fd);
 		*fd = -1;
 		return;
+	}
+	/*
+	 * A terminal hands out at most 4 KiB per read: take what is already there
+	 * (the master is non-blocking) so that a busy terminal makes few large
+	 * events; an idle one still sends every byte at once. An error or the end
+	 * shows again on the next poll.
+	 */
+	while (which == EVENT_PTY && (size_t)n < max) {
+		ssize_t more = read(*fd, chunk + n, max - (size_t)n);
+		if (more <= 0)
+			break;
+		n += more;
 	}
 	/* Output is dropped (but always read) when encoding fails or nobody listens. */
 	pthread_mutex_lock(&p->t->lock);
@@ -663,8 +677,10 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 			         strerror(-r));
 			goto out_fail;
 		}
+		/* Non-blocking master (and its duplicate): see pump_read and write_bounded. */
 		in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
-		if (in[1] < 0 || pipe2(rep, O_CLOEXEC) < 0)
+		if (in[1] < 0 || fcntl(out[0], F_SETFL, O_RDWR | O_NONBLOCK) < 0 ||
+		    pipe2(rep, O_CLOEXEC) < 0)
 			goto out_errno;
 	} else if (spec->stdin_pipe) {
 		if (pipe2(in, O_CLOEXEC) < 0)
