@@ -105,9 +105,14 @@ size_t table_n_rows(const struct table *t)
 void table_print(const struct table *t, FILE *f)
 {
 	for (size_t r = 0; r < t->n_rows; r++) {
-		for (size_t i = 0; i < t->n_cols; i++) {
+		size_t end = t->n_cols;
+
+		/* No padding after the last non-empty cell: lines carry no trailing blanks. */
+		while (end > 1 && !t->cells[r * t->n_cols + end - 1][0])
+			end--;
+		for (size_t i = 0; i < end; i++) {
 			const char *c = t->cells[r * t->n_cols + i];
-			bool last = i + 1 == t->n_cols;
+			bool last = i + 1 == end;
 
 			fputs(c, f);
 			if (!last)
