@@ -42,6 +42,16 @@ static void keepalive(struct warren_client *wc, const struct warren_sandbox *sbx
 	}
 }
 
+/* Restores the terminal after an abnormal end (a signal, an error), which may come in
+ * mid-line: the next output (an error, the local prompt) starts on a new line. */
+static void leave(struct term *t)
+{
+	if (!t->raw)
+		return;
+	term_restore(t);
+	(void)write_full(STDOUT_FILENO, "\n", 1);
+}
+
 static void forward_size(struct warren_proc *p, int tty_fd)
 {
 	unsigned cols, rows;
@@ -101,7 +111,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 			if (errno == EINTR)
 				continue;
 			r = -errno;
-			term_restore(&t);
+			leave(&t);
 			cli_error("poll: %s", strerror(-r));
 			goto out;
 		}
@@ -122,7 +132,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 				} else {
 					/* In raw mode the keyboard sends no signals: this one came
 					 * from outside. Leave, with the shell's convention. */
-					term_restore(&t);
+					leave(&t);
 					/* The shell would otherwise outlive us in the sandbox. */
 					warren_proc_kill(p, NULL);
 					rc = 128 + (int)si.ssi_signo;
@@ -149,7 +159,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 				/* The shell may have just ended: then its exit code wins. */
 				if (poll(&d, 1, 2000) > 0)
 					break;
-				term_restore(&t);
+				leave(&t);
 				cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
 				goto out;
 			}
@@ -157,14 +167,16 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 	}
 
 	r = warren_proc_wait(p, &ex, &err);
-	term_restore(&t);
 	if (r < 0) {
+		leave(&t);
 		cli_error("sandbox '%s': terminal lost: %s", sbx->sandbox_id, err.msg);
 		goto out;
 	}
+	/* The shell ended normally: its last output ("logout") ended the line. */
+	term_restore(&t);
 	rc = cli_exit_code(&ex);
 out:
-	term_restore(&t);
+	leave(&t);
 	warren_proc_free(p);
 	return rc;
 }
