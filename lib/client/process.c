@@ -766,6 +766,7 @@ int warren_cmd_run(struct warren_client *c, const struct warren_sandbox *sbx, co
 struct proc_thread_arg {
 	struct warren_proc *p;
 	struct stream_req req;
+	char what[64];
 };
 
 static void *proc_thread(void *arg)
@@ -776,7 +777,7 @@ static void *proc_thread(void *arg)
 	int rc;
 	ssize_t w;
 
-	rc = stream_perform(&p->st, p->c, &a->req, &e, "process stream");
+	rc = stream_perform(&p->st, p->c, &a->req, &e, a->what);
 	stream_req_release(&a->req);
 	free(a);
 	pthread_mutex_lock(&p->lock);
@@ -841,6 +842,7 @@ static int proc_open(struct warren_client *c, const struct warren_sandbox *sbx, 
 	if (cb)
 		p->st.cb = *cb;
 	a->p = p;
+	snprintf(a->what, sizeof(a->what), "%s", what);
 	rc = target_init(&p->t, c, sbx, err);
 	if (rc == 0)
 		rc = stream_req_init(&a->req, &p->t, method, msg, user, timeout_ms, err, what);
