@@ -381,14 +381,19 @@ static void message(struct stream *s, unsigned flags, const char *data, size_t l
 {
 	json_t *root, *ev, *v;
 
-	if (s->got_eos)
-		return stream_fail(s, EPROTO, "data after the end of the stream");
-	if (flags & FLAG_COMPRESSED)
-		return stream_fail(s, EPROTO, "compressed stream message");
+	if (s->got_eos) {
+		stream_fail(s, EPROTO, "data after the end of the stream");
+		return;
+	}
+	if (flags & FLAG_COMPRESSED) {
+		stream_fail(s, EPROTO, "compressed stream message");
+		return;
+	}
 	root = json_loadb(data, len, 0, NULL);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return stream_fail(s, EPROTO, "stream message is not a JSON object");
+		stream_fail(s, EPROTO, "stream message is not a JSON object");
+		return;
 	}
 	if (flags & FLAG_END_STREAM) {
 		json_t *e = json_object_get(root, "error");
