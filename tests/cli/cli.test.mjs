@@ -143,6 +143,8 @@ async function assertSaneTerminal(t, tag) {
 	t.send(`stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo|isig)' | sed 's/^/${tag}:/'`);
 	const m = await t.waitFor(new RegExp(`${tag}:-?isig`));
 	const text = t.capture();
+	// A sanitizer build of the CLI reports into the pane.
+	assert.doesNotMatch(text, /ERROR: \w+Sanitizer|runtime error: /);
 	assert.match(text, new RegExp(`^${tag}:icanon$`, 'm'), m.input);
 	assert.match(text, new RegExp(`^${tag}:echo$`, 'm'));
 	assert.match(text, new RegExp(`^${tag}:isig$`, 'm'));
@@ -227,10 +229,9 @@ describe('terminal (tmux)', () => {
 	});
 
 	test('spawn: creates a sandbox, exits with the shell code and kills the sandbox', async () => {
-		t.send('clear');
-		t.clear();
-		t.send(`warren sandbox spawn --metadata owner=cli-test; echo "rc=$?"`);
-		const m = await t.waitFor(/@([a-z0-9]+)[^\n]*[$#] *$/m);
+		// The marker line keeps earlier tests' prompts (still on the screen) out of the match.
+		t.send(`echo SPAWN-BEGIN; warren sandbox spawn --metadata owner=cli-test; echo "rc=$?"`);
+		const m = await t.waitFor(/^SPAWN-BEGIN\s*\n(?:.*\n)*?[^\n]*@([a-z0-9]+)[^\n]*[$#] *$/m);
 		const id = m[1];
 		const listed = await rest('GET', '/v2/sandboxes');
 		assert.ok(
@@ -245,6 +246,19 @@ describe('terminal (tmux)', () => {
 		// The CLI killed it before exiting.
 		const info = await rest('GET', `/sandboxes/${id}`);
 		assert.equal(info.status, 404);
+	});
+
+	test('spawn: SIGHUP from outside restores the terminal, exits 129, kills the sandbox', async () => {
+		t.send(`echo HUP-BEGIN; warren sandbox spawn; echo "rc=$?"`);
+		const m = await t.waitFor(/^HUP-BEGIN\s*\n(?:.*\n)*?[^\n]*@([a-z0-9]+)[^\n]*[$#] *$/m);
+		const id = m[1];
+		assert.equal((await rest('GET', `/sandboxes/${id}`)).status, 200);
+		const pid = warrenPid(t.panePid());
+		assert.ok(pid > 0, 'warren process not found under the pane shell');
+		process.kill(pid, 'SIGHUP');
+		await t.waitFor(/^rc=129\s*$/m);
+		await assertSaneTerminal(t, 'AFTERHUP');
+		assert.equal((await rest('GET', `/sandboxes/${id}`)).status, 404);
 	});
 });
 
