@@ -221,7 +221,10 @@ test('timeoutMs ends the session; timeoutMs 0 keeps it open', async () => {
 	const open0 = await open({ timeoutMs: 0 });
 	try {
 		await run(short, 'true');
-		await assert.rejects(short.t.wait());
+		await assert.rejects(short.t.wait(), (e) => {
+			assert.ok(e instanceof E2B.TimeoutError, `got ${e?.constructor?.name}: ${e?.message}`);
+			return true;
+		});
 		const took = Date.now() - t0;
 		assert.ok(took >= 1400, `ended after ${took} ms`);
 		assert.ok(await waitFor(async () => !(await running(short.t.pid))), 'the timed-out PTY still runs');
@@ -265,6 +268,58 @@ function wchar(pid) {
 		return -1;
 	}
 }
+
+test('a client that stops reading and then disconnects does not stall the PTY', async (tc) => {
+	const t0 = Date.now();
+	// onData never returns: the SDK stops reading, back-pressure stops the writer.
+	let release;
+	const gate = new Promise((r) => (release = r));
+	let chunks = 0;
+	const t = await sbx.pty.create({
+		cols: 80,
+		rows: 24,
+		timeoutMs: 0,
+		onData: async () => {
+			chunks++;
+			await gate;
+		},
+	});
+	try {
+		await sbx.pty.sendInput(t.pid, enc('stty -echo; exec yes\n'));
+		const yes = await waitFor(() => sandboxProcs(sbx.sandboxId).find((p) => p.comm === 'yes'));
+		assert.ok(yes, 'yes is not running');
+		let last = -2;
+		let stable = 0;
+		assert.ok(
+			await waitFor(
+				() => {
+					const n = wchar(yes.pid);
+					stable = n === last && n >= 0 ? stable + 1 : 0;
+					last = n;
+					return stable >= 5;
+				},
+				{ timeoutMs: 30000, intervalMs: 100 },
+			),
+			'the writer did not stall under a client that does not read',
+		);
+		// Gone: the agent drops the subscription and drains the terminal again.
+		tc.diagnostic(`stalled after ${Date.now() - t0} ms at ${last} bytes`);
+		await t.disconnect();
+		const base = last;
+		const t1 = Date.now();
+		await waitFor(() => wchar(yes.pid) > base, { timeoutMs: 30000, intervalMs: 10 });
+		tc.diagnostic(`writer moved ${Date.now() - t1} ms after the disconnect`);
+		assert.ok(
+			await waitFor(() => wchar(yes.pid) > base + 8 * 2 ** 20, { timeoutMs: 30000, intervalMs: 50 }),
+			`the writer stays stalled after the client went away (${wchar(yes.pid)} bytes)`,
+		);
+		tc.diagnostic(`drained 8 MiB more ${Date.now() - t1} ms after the disconnect`);
+		assert.ok(chunks >= 1);
+	} finally {
+		release();
+		assert.equal(await sbx.pty.kill(t.pid), true);
+	}
+});
 
 test('a slow client applies back-pressure: bounded agent and warrend memory, every byte in order', async (t) => {
 	const N = 12_000_000; // seq 1 N: ~97 MB
