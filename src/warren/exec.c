@@ -6,6 +6,7 @@
 #include <common/buf.h>
 #include <common/util.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,14 +36,31 @@ static const char exec_help[] =
     "  -h, --help            show this help\n"
     "\n";
 
+/* The output side of a run: when a local write fails (a reader that went away, as `| head -1`
+ * does), the stream thread says so through broken_fd[1] and the main loop ends the command. */
+struct exec_out {
+	int broken_fd[2];
+	bool broken;
+};
+
+static void write_out(struct exec_out *o, int fd, const char *data, size_t len)
+{
+	if (o->broken)
+		return;
+	if (write_full(fd, data, len) < 0) {
+		o->broken = true;
+		(void)!write(o->broken_fd[1], "x", 1);
+	}
+}
+
 static void on_stdout(const char *data, size_t len, void *userdata)
 {
-	(void)write_full(STDOUT_FILENO, data, len);
+	write_out(userdata, STDOUT_FILENO, data, len);
 }
 
 static void on_stderr(const char *data, size_t len, void *userdata)
 {
-	(void)write_full(STDERR_FILENO, data, len);
+	write_out(userdata, STDERR_FILENO, data, len);
 }
 
 static bool shell_safe(const char *s)
@@ -86,26 +104,33 @@ static int join_command(char **argv, int argc, struct buf *out)
 static int run(struct warren_client *wc, const struct warren_sandbox *sbx, const char *cmd,
                struct warren_cmd_opts *co, int sig_fd)
 {
-	struct warren_stream_cb cb = {.on_stdout = on_stdout, .on_stderr = on_stderr};
+	struct exec_out o = {.broken_fd = {-1, -1}};
+	struct warren_stream_cb cb = {
+	    .on_stdout = on_stdout, .on_stderr = on_stderr, .userdata = &o};
 	struct warren_error err = {0};
 	struct warren_proc *p = NULL;
 	struct warren_exit ex;
 	bool stdin_open = co->stdin;
 	int rc = CLI_EXIT_FAILURE, r;
 
+	if (pipe2(o.broken_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		cli_error("pipe: %m");
+		return CLI_EXIT_FAILURE;
+	}
 	r = warren_cmd_start(wc, sbx, cmd, co, &cb, &p, &err);
 	if (r < 0) {
 		cli_error("sandbox '%s': %s", sbx->sandbox_id, err.msg);
-		return CLI_EXIT_FAILURE;
+		goto out;
 	}
 	for (;;) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 		    {.fd = warren_proc_done_fd(p), .events = POLLIN},
 		    {.fd = sig_fd, .events = POLLIN},
 		    {.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
+		    {.fd = o.broken_fd[0], .events = POLLIN},
 		};
 
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			cli_error("poll: %m");
@@ -113,6 +138,12 @@ static int run(struct warren_client *wc, const struct warren_sandbox *sbx, const
 		}
 		if (fds[0].revents)
 			break;
+		if (fds[3].revents) {
+			/* Nobody reads our output any more: end the command as SIGPIPE would. */
+			warren_proc_kill(p, NULL);
+			rc = 128 + SIGPIPE;
+			goto out;
+		}
 		if (fds[1].revents) {
 			struct signalfd_siginfo si;
 
@@ -157,7 +188,10 @@ static int run(struct warren_client *wc, const struct warren_sandbox *sbx, const
 	}
 	rc = cli_exit_code(&ex);
 out:
+	/* Ends the stream thread before the pipe it may write to is closed. */
 	warren_proc_free(p);
+	close(o.broken_fd[0]);
+	close(o.broken_fd[1]);
 	return rc;
 }
 
@@ -240,6 +274,8 @@ int cmd_sandbox_exec(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	co.stdin = !isatty(STDIN_FILENO);
+	/* A closed stdout or stderr is a failed write (handled in run()), not a fatal signal. */
+	signal(SIGPIPE, SIG_IGN);
 	rc = run(wc, sbx, cmd.data, &co, sig_fd);
 out:
 	warren_sandbox_free(sbx);

@@ -293,6 +293,35 @@ describe('commands', () => {
 		assert.equal(r.stdout, "a b|/tmp|it's\n");
 	});
 
+	test('exec: a reader that goes away ends the remote command (141, as SIGPIPE)', () => {
+		const r = spawnSync('bash', ['-c', `"$0" sandbox exec ${id} -- yes | head -2; echo "st=\${PIPESTATUS[0]}"`, WARREN], {
+			env: cliEnv(),
+			encoding: 'utf8',
+			timeout: 60000,
+			killSignal: 'SIGKILL',
+		});
+		assert.equal(r.stdout, 'y\ny\nst=141\n', r.stderr);
+		// Killed at once; polled only because the agent reaps it asynchronously.
+		const end = Date.now() + 10000;
+		let ps;
+		for (;;) {
+			ps = cli(['sandbox', 'exec', id, '--', 'ps', '-eo', 'stat=,comm=']);
+			assert.equal(ps.status, 0, ps.stderr);
+			const alive = ps.stdout.split('\n').some((l) => /^[^Z]\S*\s+yes$/.test(l.trim()));
+			if (!alive) break;
+			assert.ok(Date.now() < end, `yes still runs:\n${ps.stdout}`);
+		}
+	});
+
+	test('connect with a piped stdin forwards it to the shell; unknown id fails', () => {
+		const r = cli(['sandbox', 'connect', id], { input: 'echo "piped-$((6 * 7))"\nexit 4\n' });
+		assert.equal(r.status, 4, r.stderr);
+		assert.match(r.stdout, /piped-42/);
+		const bad = cli(['sandbox', 'connect', 'nosuchsandbox0000']);
+		assert.equal(bad.status, 1);
+		assert.match(bad.stderr, /^warren: sandbox 'nosuchsandbox0000' not found$/m);
+	});
+
 	test('exec in an unknown sandbox fails with a warren: message', () => {
 		const r = cli(['sandbox', 'exec', 'nosuchsandbox0000', '--', 'true']);
 		assert.notEqual(r.status, 0);
