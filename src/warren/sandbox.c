@@ -7,10 +7,10 @@
 #include <common/util.h>
 #include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <warren/warren.h>
@@ -218,12 +218,16 @@ static int parse_term_args(struct cli *c, int argc, char **argv, const char *nam
 	return -1;
 }
 
-/* A signal that arrived while the sandbox was being made (nothing attached yet). */
-static bool signal_pending(int sig_fd)
+/* A signal (other than SIGWINCH) that arrived while the sandbox was being made: 0 or its
+ * number. */
+static int signal_pending(int sig_fd)
 {
-	struct pollfd p = {.fd = sig_fd, .events = POLLIN};
+	struct signalfd_siginfo si;
 
-	return poll(&p, 1, 0) > 0;
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if (si.ssi_signo != SIGWINCH)
+			return (int)si.ssi_signo;
+	return 0;
 }
 
 static int cmd_spawn_or_connect(struct cli *c, int argc, char **argv, bool spawn)
@@ -289,8 +293,9 @@ static int cmd_spawn_or_connect(struct cli *c, int argc, char **argv, bool spawn
 			goto out;
 		}
 	}
-	if (signal_pending(sig_fd))
-		rc = 128 + SIGINT;
+	r = signal_pending(sig_fd);
+	if (r > 0)
+		rc = 128 + r;
 	else
 		rc = cli_attach(wc, sbx, spawn, sig_fd, &a->ao);
 	if (spawn) {

@@ -322,6 +322,14 @@ describe('commands', () => {
 		assert.match(bad.stderr, /^warren: sandbox 'nosuchsandbox0000' not found$/m);
 	});
 
+	test('spawn keeps its sandbox alive past the 30 s create timeout, then kills it', async () => {
+		// Created with a 30 s timeout; only the CLI's set_timeout every 5 s keeps it past that.
+		const r = cli(['sandbox', 'spawn', '-m', 'case=keepalive'], { input: 'sleep 36; exit 6\n' });
+		assert.equal(r.status, 6, r.stderr);
+		const ls = cli(['sandbox', 'list', '--json', '-m', 'case=keepalive']);
+		assert.deepEqual(JSON.parse(ls.stdout), []);
+	});
+
 	test('exec in an unknown sandbox fails with a warren: message', () => {
 		const r = cli(['sandbox', 'exec', 'nosuchsandbox0000', '--', 'true']);
 		assert.notEqual(r.status, 0);
