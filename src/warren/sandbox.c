@@ -414,7 +414,6 @@ static int print_table(struct warren_sandbox **list, size_t n)
 
 static int parse_states(const char *arg, unsigned *ret)
 {
-	_Static_assert(WARREN_STATE_RUNNING && WARREN_STATE_PAUSED, "state bits");
 	unsigned states = 0;
 	char *copy = strdup(arg), *save = NULL;
 
