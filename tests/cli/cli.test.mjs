@@ -66,11 +66,13 @@ class Tmux {
 	constructor() {
 		this.sock = `warren-cli-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 		this.conf = path.join(os.tmpdir(), `${this.sock}.conf`);
+		// An explicit socket path: tmux leaves its socket file behind after kill-server.
+		this.sockPath = path.join(os.tmpdir(), `${this.sock}.sock`);
 		fs.writeFileSync(this.conf, 'set -g status off\nset -g history-limit 5000\n');
 	}
 
 	run(...args) {
-		const r = spawnSync('tmux', ['-L', this.sock, '-f', this.conf, ...args], { encoding: 'utf8', timeout: 10000 });
+		const r = spawnSync('tmux', ['-S', this.sockPath, '-f', this.conf, ...args], { encoding: 'utf8', timeout: 10000 });
 		if (r.error) throw r.error;
 		if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`);
 		return r.stdout;
@@ -127,6 +129,7 @@ class Tmux {
 			/* already gone */
 		}
 		fs.rmSync(this.conf, { force: true });
+		fs.rmSync(this.sockPath, { force: true });
 	}
 }
 
