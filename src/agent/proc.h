@@ -12,8 +12,8 @@
  * or more queued (its client reads slowly), the pump stops reading, so the
  * process blocks on its full pipe or terminal as under a real terminal; it
  * resumes once that subscriber drained below the mark or detached. With no
- * subscriber output is read and dropped, so a detached process never blocks. Exit statuses come from the
- * program's reaper via proc_table_reap(). One mutex guards the table.
+ * subscriber output is read and dropped, so a detached process never blocks. Exit statuses come
+ * from the program's reaper via proc_table_reap(). One mutex guards the table.
  *
  * Messages delivered to subscribers are encoded Start/Connect responses
  * ({"event":{...}}, see event.h): the start event, data events, then the end
