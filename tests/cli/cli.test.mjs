@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 
 import { buildDir, startWarrend } from '../sdk/helpers/warrend.mjs';
 
@@ -102,7 +102,7 @@ class Tmux {
 	}
 
 	// Polls the pane (scrollback included) until re matches, or fails with the pane's text.
-	async waitFor(re, timeoutMs = 20000) {
+	async waitFor(re, timeoutMs = 30000) {
 		const end = Date.now() + timeoutMs;
 		let text = '';
 		for (;;) {
@@ -165,12 +165,13 @@ after(async () => {
 });
 
 describe('terminal (tmux)', () => {
+	// A fresh tmux server per test: a failure leaves no remote shell behind for the next one.
 	let t;
-	before(() => {
+	beforeEach(() => {
 		t = new Tmux();
 		t.start();
 	});
-	after(() => t && t.kill());
+	afterEach(() => t && t.kill());
 
 	test('connect: prompt, TERM, Ctrl-C, resize, exit code, sane terminal', async () => {
 		const id = await createSandbox();
@@ -218,9 +219,7 @@ describe('terminal (tmux)', () => {
 
 	test('connect: SIGTERM from outside restores the terminal and exits 143', async () => {
 		const id = await createSandbox();
-		t.run('resize-window', '-t', 't', '-x', '100', '-y', '30');
-		t.send('clear');
-		t.clear();
+		await t.waitFor(/LOCAL> $/m);
 		t.send(`warren sandbox connect ${id}; echo "rc=$?"`);
 		await t.waitFor(new RegExp(`@${id}[^\\n]*[$#] *$`, 'm'));
 		const shellPid = t.panePid();
