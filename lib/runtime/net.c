@@ -289,6 +289,8 @@ out:
  * holds the carrier up: "w<hash>k0" on the bridge, "w<hash>k1" its peer.
  */
 static int port_isolate(struct nl *nl, int index);
+static int veth_create(struct nl *nl, const struct net_mgr *m, const char *name,
+                       const char *peer_name, pid_t peer_pid, const uint8_t peer_mac[6]);
 
 static void keeper_names(const struct net_mgr *m, char k0[IFNAMSIZ], char k1[IFNAMSIZ])
 {
@@ -299,10 +301,7 @@ static void keeper_names(const struct net_mgr *m, char k0[IFNAMSIZ], char k1[IFN
 
 static int bridge_keep_carrier(struct net_mgr *m, struct warren_error *err)
 {
-	char buf[1024] __attribute__((aligned(8))) = {0}, k0[IFNAMSIZ], k1[IFNAMSIZ], path[128];
-	struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct nlattr *li, *data, *peer;
-	struct ifinfomsg *pifi;
+	char k0[IFNAMSIZ], k1[IFNAMSIZ], path[128];
 	struct nl nl;
 	int r, i0, i1;
 
@@ -310,20 +309,7 @@ static int bridge_keep_carrier(struct net_mgr *m, struct warren_error *err)
 	r = nl_open(&nl);
 	if (r < 0)
 		return err_set(err, -r, "opening rtnetlink: %s", strerror(-r));
-	nl_ifi(nlh, AF_UNSPEC, 0);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, k0);
-	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)m->bridge_ifindex);
-	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
-	pifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, k1);
-	mnl_attr_nest_end(nlh, peer);
-	mnl_attr_nest_end(nlh, data);
-	mnl_attr_nest_end(nlh, li);
-	r = nl_talk(&nl, nlh);
+	r = veth_create(&nl, m, k0, k1, 0, NULL);
 	if (r < 0 && r != -EEXIST) {
 		err_set(err, -r, "creating %s on %s: %s", k0, m->bridge, strerror(-r));
 		goto out;
@@ -463,8 +449,10 @@ static void slot_mac(unsigned slot, uint8_t mac[6])
 	mac[5] = (uint8_t)slot;
 }
 
-static int veth_create(struct nl *nl, const struct net_mgr *m, const char *name, pid_t pid,
-                       const uint8_t mac[6])
+/* A veth pair whose first end "name" is a port of the bridge; the peer is created in the
+ * network namespace of peer_pid (0: the host's) with peer_mac (NULL: a random one). */
+static int veth_create(struct nl *nl, const struct net_mgr *m, const char *name,
+                       const char *peer_name, pid_t peer_pid, const uint8_t peer_mac[6])
 {
 	char buf[1024] __attribute__((aligned(8))) = {0};
 	struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -478,12 +466,13 @@ static int veth_create(struct nl *nl, const struct net_mgr *m, const char *name,
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
 	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-	/* The peer is created directly in the sandbox's namespace, as eth0. */
 	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
 	pifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, NET_IFACE_INSIDE);
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)pid);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
+	if (peer_pid > 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)peer_pid);
+	if (peer_mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, peer_mac);
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, li);
@@ -530,11 +519,12 @@ int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
 		err_set(err, -r, "opening rtnetlink: %s", strerror(-r));
 		goto out_fw;
 	}
-	r = veth_create(&nl, m, name, pid, mac);
+	/* The peer is created directly in the sandbox's namespace, as eth0. */
+	r = veth_create(&nl, m, name, NET_IFACE_INSIDE, pid, mac);
 	if (r == -EEXIST) {
 		/* Left over by a sandbox whose namespace still lives, or a crash: replace it. */
 		(void)nl_link_del(&nl, name);
-		r = veth_create(&nl, m, name, pid, mac);
+		r = veth_create(&nl, m, name, NET_IFACE_INSIDE, pid, mac);
 	}
 	if (r < 0) {
 		err_set(err, -r, "creating veth %s for pid %d: %s", name, (int)pid, strerror(-r));
