@@ -32,6 +32,7 @@ struct api_create_req {
 	char template_id[API_TEMPLATE_ID_MAX + 1];
 	int timeout_s;
 	bool allow_internet;
+	bool auto_pause;     /* autoPause: pause instead of kill at the timeout */
 	char *metadata_json; /* compact JSON object of strings, owned */
 	char *env_json;      /* compact JSON object of strings, owned */
 };
