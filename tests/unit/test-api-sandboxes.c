@@ -385,8 +385,14 @@ static void test_auth_and_routes(void **state)
 	request(f, "POST", "/v3/templates", f->key, "{}", &r);
 	expect_error(&r, 501);
 	resp_release(&r);
-	request(f, "POST", "/sandboxes/abcdef/pause", f->key, "{}", &r);
+	request(f, "POST", "/sandboxes/abcdef/fork", f->key, "{}", &r);
 	expect_error(&r, 501);
+	resp_release(&r);
+	request(f, "POST", "/sandboxes/abcdef/pause", f->key, "{}", &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+	request(f, "POST", "/sandboxes/abcdef/resume", f->key, "{}", &r);
+	expect_error(&r, 404);
 	resp_release(&r);
 	request(f, "GET", "/sandboxes/abcdef", f->key, NULL, &r);
 	expect_error(&r, 404);
