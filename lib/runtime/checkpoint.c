@@ -257,6 +257,39 @@ static void end_host_connections(struct in_addr addr)
 	posix_spawn_file_actions_destroy(&fa);
 }
 
+/*
+ * The agent is non-dumpable. As long as it is the exec of the sandbox's user namespace
+ * that does not matter to criu, but a restored agent's memory belongs to the initial
+ * user namespace, and criu's check that the namespaces belong to the sandbox's user
+ * namespace then fails (EACCES on its namespace files). SIGUSR2 from outside makes the agent
+ * dumpable for a few seconds (src/agent/main.c); this waits, bounded, until it is: the
+ * owner of /proc/<pid>/environ is the task's uid only while it is dumpable (or, before any
+ * restore, always).
+ */
+static void open_dump_window(int pidfd, pid_t pid)
+{
+	char path[64], line[256];
+	uid_t euid = (uid_t)-1;
+	struct stat st;
+
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGUSR2, NULL, 0) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %*u %u", &euid) == 1)
+			break;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		if (stat(path, &st) < 0 || st.st_uid == euid)
+			return;
+		usleep(5000);
+	}
+}
+
 /* ---- mounts criu must treat as external ---- */
 
 struct ext_mount {
@@ -434,6 +467,7 @@ int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint6
 	}
 	args[n] = NULL;
 
+	open_dump_window(pidfd, pid);
 	/* The veth goes first: criu cannot restore it in a user namespace here. */
 	if (rt->net)
 		(void)net_detach(rt->net, slot);
@@ -590,7 +624,7 @@ int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret
 	args[n++] = "--pidfile";
 	args[n++] = path;
 	args[n++] = "--tcp-close";
-	args[n++] = "--manage-cgroups=ignore";
+	args[n++] = "--manage-cgroups=soft";
 	args[n++] = "--file-locks";
 	for (size_t i = 0; i < n_ext; i++) {
 		args[n++] = "--external";

@@ -12,7 +12,8 @@ import { startWarrend, waitFor } from '../sdk/helpers/warrend.mjs';
 let w, Sandbox;
 before(async () => {
 	w = await startWarrend();
-	({ Sandbox } = await import('e2b'));
+	// The SDK is installed under tests/sdk.
+	({ Sandbox } = await import(new URL('../sdk/node_modules/e2b/dist/index.mjs', import.meta.url)));
 });
 after(async () => {
 	await w?.stop();
