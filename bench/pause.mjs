@@ -8,7 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { startWarrend } from '../tests/sdk/helpers/warrend.mjs';
+import { pathToFileURL } from 'node:url';
+
+import { REPO, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
 
 const N_IDLE = Number(process.env.WARREN_BENCH_PAUSE_N || 30);
 const N_BIG = Number(process.env.WARREN_BENCH_PAUSE_N || 10);
@@ -81,7 +83,7 @@ async function cycle(w, Sandbox, sbx, label, n) {
 
 const w = await startWarrend({ env: { WARREN_POOL_SIZE: '0' } });
 try {
-	const { Sandbox } = await import('e2b');
+	const { Sandbox } = await import(pathToFileURL(path.join(REPO, 'tests/sdk/node_modules/e2b/dist/index.mjs')).href);
 	console.error('pause/resume, idle sandbox');
 	const idle = await Sandbox.create({ timeoutMs: 3_600_000 });
 	await cycle(w, Sandbox, idle, 'idle', N_IDLE);
