@@ -25,7 +25,8 @@ struct warrend_settings {
 	char *agent;         /* heap */
 	const char *api_key; /* WARREN_API_KEY, NULL if unset */
 	unsigned max_sandboxes;
-	unsigned pool_size; /* ready sandboxes kept per template; 0: none */
+	unsigned pool_size;           /* ready sandboxes kept per template; 0: none */
+	unsigned metrics_interval_ms; /* sandbox metrics sampling period */
 	bool new_key, help, version;
 };
 
