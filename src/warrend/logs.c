@@ -221,21 +221,33 @@ out:
 	return r;
 }
 
+int logs_upper_open(const char *state_dir, const char *id)
+{
+	static const char *const subs[] = {"disk/upper", "upper"};
+	char path[4096];
+
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		int n = snprintf(path, sizeof(path), "%s/sandboxes/%s/%s", state_dir, id, subs[i]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -ENOENT;
+}
+
 int logs_read(const char *state_dir, const char *id, struct logs_set *ret)
 {
 	struct buf b = BUF_INIT;
-	char path[4096];
 	const char *rel = LOG_AGENT_FILE + 1; /* relative to the sandbox's root */
 	char rel1[128];
-	int n, r, root_fd;
+	int r, root_fd;
 
-	n = snprintf(path, sizeof(path), "%s/sandboxes/%s/upper", state_dir, id);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
 	snprintf(rel1, sizeof(rel1), "%s.1", rel);
-	root_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	root_fd = logs_upper_open(state_dir, id);
 	if (root_fd < 0) {
-		r = errno == ENOENT ? 0 : -errno;
+		r = root_fd == -ENOENT ? 0 : root_fd;
 		goto out;
 	}
 	r = read_tail(root_fd, rel1, LOGS_READ_MAX / 2, &b);

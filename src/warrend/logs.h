@@ -54,6 +54,13 @@ struct logs_set {
 int logs_set_parse(char *text, size_t len, struct logs_set *set);
 void logs_set_release(struct logs_set *set);
 
+/*
+ * Opens the sandbox's upper directory (its root file system's writable layer):
+ * <state_dir>/sandboxes/<id>/disk/upper on its own disk, or .../<id>/upper for a
+ * sandbox without one (runtime/sandbox.h). An O_DIRECTORY fd the caller closes, or -errno.
+ */
+int logs_upper_open(const char *state_dir, const char *id);
+
 /* Reads the sandbox's agent log (both files, older first). An absent log is an empty set. */
 int logs_read(const char *state_dir, const char *id, struct logs_set *ret);
 

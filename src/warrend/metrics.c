@@ -15,8 +15,10 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "logs.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
+#include "runtime/sandbox.h"
 #include "store.h"
 
 /* Deeper directories of a sandbox's layer are not counted (each level holds an fd). */
@@ -104,15 +106,16 @@ static const struct prev *prev_find(const struct metrics *m, const char *id)
 	return NULL;
 }
 
-static uint64_t disk_used(const struct metrics *m, const char *id)
+/* The sandbox's disk usage; *total is left alone when there is no disk of its own. */
+static uint64_t disk_used(const struct metrics *m, const char *id, uint64_t *total)
 {
-	char path[4096];
-	uint64_t bytes = 0;
-	int n = snprintf(path, sizeof(path), "%s/sandboxes/%s/upper", m->cfg.state_dir, id);
+	uint64_t bytes = 0, t = 0;
 
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return 0;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (m->cfg.rt && rt_disk_usage(m->cfg.rt, id, &bytes, &t) == 0) {
+		*total = t;
+		return bytes;
+	}
+	_cleanup_close_ int fd = logs_upper_open(m->cfg.state_dir, id);
 	if (fd < 0 || metrics_dir_usage(fd, METRICS_DISK_MAX_ENTRIES, &bytes) < 0)
 		return 0;
 	return bytes;
@@ -139,6 +142,8 @@ static bool sample_one(const struct metrics *m, const struct registry_info *in,
 	}
 	if (pct > 100.0)
 		pct = 100.0;
+	uint64_t disk_total = (uint64_t)in->disk_mb << 20;
+	uint64_t disk = disk_used(m, in->id, &disk_total);
 	*ret = (struct store_metric){
 	    .ts_ms = now_ms,
 	    .cpu_count = cpus,
@@ -148,8 +153,8 @@ static bool sample_one(const struct metrics *m, const struct registry_info *in,
 	                              : 0),
 	    .mem_total = (int64_t)in->memory_mb << 20,
 	    .mem_cache = (int64_t)st.memory_cache,
-	    .disk_used = (int64_t)disk_used(m, in->id),
-	    .disk_total = (int64_t)in->disk_mb << 20,
+	    .disk_used = (int64_t)disk,
+	    .disk_total = (int64_t)disk_total,
 	};
 	snprintf(next->id, sizeof(next->id), "%s", in->id);
 	next->cpu_us = st.cpu_usage_us;

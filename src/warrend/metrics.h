@@ -14,9 +14,11 @@
  *    averages over the sandbox's life so far.
  *  - mem_used: the cgroup's charge minus its inactive page cache (the
  *    "working set"); mem_cache: its page cache; mem_total: the limit.
- *  - disk_used: the blocks of the sandbox's writable layer (its upper
- *    directory, walked without following links, at most
- *    METRICS_DISK_MAX_ENTRIES entries); disk_total: the sandbox's disk size.
+ *  - disk_used, disk_total: statfs of the sandbox's own disk (rt_disk_usage:
+ *    the ext4 that holds its writable layer, metadata included). A sandbox
+ *    without a disk: the blocks of its upper directory, walked without
+ *    following links (at most METRICS_DISK_MAX_ENTRIES entries), and its
+ *    disk_mb as the total.
  * Old samples are thinned every minute (store_metric_thin), so that a long
  * life keeps a bounded number of rows.
  */
@@ -24,6 +26,7 @@
 #include <stdint.h>
 
 struct registry;
+struct rt;
 struct store;
 struct cgroup_mgr;
 struct metrics;
@@ -35,7 +38,8 @@ struct metrics_config {
 	struct registry *reg;
 	struct store *store;
 	struct cgroup_mgr *cgroups; /* NULL: CPU and memory read as 0 */
-	const char *state_dir;      /* upper layers are <state_dir>/sandboxes/<id>/upper */
+	struct rt *rt;              /* for rt_disk_usage; NULL: always walk the upper layer */
+	const char *state_dir;      /* for the upper layers (logs_upper_open) */
 	unsigned interval_ms;       /* 0: METRICS_INTERVAL_MS_DEFAULT */
 };
 

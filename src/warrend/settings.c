@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "common/error.h"
+#include "runtime/disk.h"
 
 void settings_usage(FILE *f)
 {
@@ -34,6 +35,8 @@ void settings_usage(FILE *f)
 	    "  --metrics-interval-ms N  sandbox metrics sampling period "
 	    "(WARREN_METRICS_INTERVAL_MS,\n"
 	    "                         default 5000, 100..3600000)\n"
+	    "  --disk-size MIB        each sandbox's disk quota in MiB (WARREN_DISK_SIZE_MB,\n"
+	    "                         default 10240; a create may ask less with diskSizeMB)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
 	    "  --help, --version\n\n"
 	    "WARREN_API_KEY=e2b_<40 hex> makes that key valid (for tests) and prints it.\n",
@@ -103,6 +106,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_MAX,
 		O_POOL,
 		O_METRICS_INTERVAL,
+		O_DISK,
 		O_NEWKEY,
 		O_HELP,
 		O_VERSION
@@ -118,6 +122,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"max-sandboxes", required_argument, NULL, O_MAX},
 	    {"pool-size", required_argument, NULL, O_POOL},
 	    {"metrics-interval-ms", required_argument, NULL, O_METRICS_INTERVAL},
+	    {"disk-size", required_argument, NULL, O_DISK},
 	    {"new-key", no_argument, NULL, O_NEWKEY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -127,6 +132,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	const char *max = env_or("WARREN_MAX_SANDBOXES", "256");
 	const char *pool = env_or("WARREN_POOL_SIZE", "2");
 	const char *interval = env_or("WARREN_METRICS_INTERVAL_MS", "5000");
+	const char *disk = env_or("WARREN_DISK_SIZE_MB", "10240");
 	const char *agent = getenv("WARREN_AGENT");
 	char *end;
 	long n;
@@ -174,6 +180,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		case O_METRICS_INTERVAL:
 			interval = optarg;
 			break;
+		case O_DISK:
+			disk = optarg;
+			break;
 		case O_NEWKEY:
 			cfg->new_key = true;
 			break;
@@ -211,6 +220,12 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		return err_set(err, EINVAL, "invalid --metrics-interval-ms '%s' (100..3600000)",
 		               interval);
 	cfg->metrics_interval_ms = (unsigned)n;
+	errno = 0;
+	n = strtol(disk, &end, 10);
+	if (errno || end == disk || *end || n < DISK_MB_MIN || n > DISK_MB_MAX)
+		return err_set(err, EINVAL, "invalid --disk-size '%s' (%u..%u MiB)", disk,
+		               DISK_MB_MIN, DISK_MB_MAX);
+	cfg->disk_mb = (unsigned)n;
 	if (!*cfg->state_dir || cfg->state_dir[0] != '/')
 		return err_set(err, EINVAL, "--state-dir must be an absolute path");
 	cfg->agent = agent && *agent ? strdup(agent) : default_agent();
