@@ -32,6 +32,7 @@ struct api_create_req {
 	char template_id[API_TEMPLATE_ID_MAX + 1];
 	int timeout_s;
 	bool allow_internet;
+	unsigned disk_mb;    /* warren's extension diskSizeMB (MiB); 0: the template's size */
 	char *metadata_json; /* compact JSON object of strings, owned */
 	char *env_json;      /* compact JSON object of strings, owned */
 };
