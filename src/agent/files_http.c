@@ -33,6 +33,7 @@
 #define FILES_BUF_SIZE (256 * 1024) /* upload buffer, one per request */
 #define FILES_MAX_PATH 4096
 #define FILES_MAX_PARTS 1024        /* files in one multipart upload */
+#define FILES_DRAIN_MS 60000        /* longest time spent dropping an upload answered early */
 #define ERR_NO_PATH (-EDESTADDRREQ) /* neither ?path= nor a part's filename */
 
 static const char unauthorized_msg[] = "unauthorized access, please provide a valid access token "
@@ -41,6 +42,30 @@ static const char unauthorized_msg[] = "unauthorized access, please provide a va
 static void reply_json_error(struct http_conn *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads and drops what is left of the request body, for at most
+ * FILES_DRAIN_MS. An error answered while the client is still sending a large
+ * upload would otherwise be followed by a closed connection (the server drains
+ * only 1 MiB), and a client still writing sees the reset, not the answer: the
+ * SDK would report "fetch failed" instead of NotEnoughSpaceError.
+ */
+static void drain_rest(struct http_conn *c)
+{
+	static char sink[64 * 1024]; /* written by every thread, never read */
+	int64_t end = mono_ms() + FILES_DRAIN_MS;
+
+	while (mono_ms() < end && http_body_read(c, sink, sizeof(sink)) > 0)
+		;
+}
+
 static void reply_json_error(struct http_conn *c, int status, const char *fmt, ...)
 {
 	char msg[FILES_MAX_PATH + 256];
@@ -48,6 +73,7 @@ static void reply_json_error(struct http_conn *c, int status, const char *fmt, .
 	char *s;
 	va_list ap;
 
+	drain_rest(c);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

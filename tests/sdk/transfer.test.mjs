@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 
 import { startWarrend, waitFor } from './helpers/warrend.mjs';
 import { runAllowFail } from './helpers/sandbox.mjs';
+import { createSandbox } from './helpers/raw.mjs';
 
 let w, e2b, Sandbox, sbx;
 before(async () => {
@@ -295,6 +296,30 @@ test('1 GiB up and down through warrend with bounded memory in the agent and war
 	}
 	if (!asan(agent.pid)) assert.ok(peak.agent < 64 * 1024, `agent peak RSS ${peak.agent} KiB`);
 	if (!asan(w.pid)) assert.ok(peak.warrend < 64 * 1024, `warrend peak RSS ${peak.warrend} KiB`);
+});
+
+test('a full disk gives NotEnoughSpaceError (507), and the failed file gives its space back', async () => {
+	const { sandboxID } = await createSandbox(w, { templateID: 'base', diskSizeMB: 32 });
+	const small = await Sandbox.connect(sandboxID);
+	try {
+		for (const [form, write] of [
+			['stream', () => small.files.write('full.bin', patternStream(64 << 20))],
+			['multipart', () => small.files.write('full.bin', new Blob([crypto.randomBytes(64 << 20)]))],
+			['many', () => small.files.write([{ path: 'ok.txt', data: 'fits' }, { path: 'full.bin', data: new Blob([Buffer.alloc(64 << 20, 7)]) }])],
+		]) {
+			await assert.rejects(write(), (e) => {
+				assert.ok(e instanceof e2b.NotEnoughSpaceError, `${form}: ${e.name}: ${e.message}`);
+				assert.match(e.message, /not enough disk space/);
+				return true;
+			});
+			// The partial file was emptied: the disk has room again.
+			assert.equal((await small.commands.run('stat -c %s ~/full.bin')).stdout, '0\n', form);
+			await small.files.write('after.txt', 'room again');
+			assert.equal(await small.files.read('after.txt'), 'room again');
+		}
+	} finally {
+		await small.kill();
+	}
 });
 
 test('files written survive a kill -9 and restart of warrend while the sandbox lives', async () => {
