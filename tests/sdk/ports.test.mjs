@@ -21,7 +21,7 @@ before(async () => {
 	sbx = await Sandbox.create({ timeoutMs: 300_000 });
 	made.push(sbx);
 	await sbx.commands.run(`mkdir -p /tmp/www && echo "hello from ${sbx.sandboxId}" > /tmp/www/index.txt`);
-	await sbx.commands.run('cd /tmp/www && exec python3 -m http.server 8000 --bind 0.0.0.0', { background: true });
+	await sbx.commands.run('cd /tmp/www && exec python3 -m http.server 8000 --bind 0.0.0.0 --protocol HTTP/1.1', { background: true });
 	await sbx.commands.run(`cat > /tmp/srv.py <<'EOF'\n${SERVER}\nEOF`);
 	await sbx.commands.run('exec python3 /tmp/srv.py 8001', { background: true });
 	for (const port of [8000, 8001]) {
