@@ -78,17 +78,18 @@ static int parse_list(json_t *obj, const char *name, struct api_cidr *out, size_
 		const char *s = json_string_value(x);
 
 		if (!s || strlen(s) != json_string_length(x))
-			return err_set(err, EINVAL, "field 'network.%s[%zu]' must be a string", name,
-			               i);
+			return err_set(err, EINVAL, "field 'network.%s[%zu]' must be a string",
+			               name, i);
 		if (api_cidr_parse(s, &out[n]) == 0) {
 			n++;
 			continue;
 		}
 		if (strchr(s, ':'))
-			return err_set(err, EINVAL,
-			               "network.%s[%zu]: IPv6 is not supported (sandboxes have IPv4 "
-			               "only)",
-			               name, i);
+			return err_set(
+			    err, EINVAL,
+			    "network.%s[%zu]: IPv6 is not supported (sandboxes have IPv4 "
+			    "only)",
+			    name, i);
 		if (looks_like_domain(s))
 			return err_set(err, EINVAL,
 			               "network.%s[%zu]: domain names are not supported, only IPv4 "
@@ -115,8 +116,7 @@ static int unsupported(json_t *obj, const char *name, struct warren_error *err)
 	return err_set(err, EINVAL, "field 'network.%s' is not supported by this server", name);
 }
 
-int api_network_parse(json_t *obj, bool update, struct api_network *ret,
-                      struct warren_error *err)
+int api_network_parse(json_t *obj, bool update, struct api_network *ret, struct warren_error *err)
 {
 	struct api_network *n;
 	json_t *v;
@@ -139,7 +139,8 @@ int api_network_parse(json_t *obj, bool update, struct api_network *ret,
 			goto out;
 		v = json_object_get(obj, "allowPublicTraffic");
 		if (v && !json_is_null(v) && !json_is_boolean(v)) {
-			r = err_set(err, EINVAL, "field 'network.allowPublicTraffic' must be a boolean");
+			r = err_set(err, EINVAL,
+			            "field 'network.allowPublicTraffic' must be a boolean");
 			goto out;
 		}
 		n->private_traffic = json_is_false(v);
@@ -169,8 +170,8 @@ int api_parse_network_update(const char *body, size_t len, struct api_network *r
 		return err_set(err, EINVAL, "request body is empty, expected a JSON object");
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return err_set(err, EINVAL, "malformed JSON body: %s (line %d, column %d)", jerr.text,
-		               jerr.line, jerr.column);
+		return err_set(err, EINVAL, "malformed JSON body: %s (line %d, column %d)",
+		               jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return err_set(err, EINVAL, "request body must be a JSON object");

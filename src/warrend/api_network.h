@@ -46,8 +46,7 @@ int api_cidr_parse(const char *s, struct api_cidr *ret);
  * body (update true, which also reads allow_internet_access). *ret is filled
  * only on success; fields not given are empty (allowPublicTraffic true).
  */
-int api_network_parse(json_t *obj, bool update, struct api_network *ret,
-                      struct warren_error *err);
+int api_network_parse(json_t *obj, bool update, struct api_network *ret, struct warren_error *err);
 /* An update body (PUT /sandboxes/{id}/network): a JSON object, see api_network_parse. */
 int api_parse_network_update(const char *body, size_t len, struct api_network *ret,
                              struct warren_error *err);

@@ -37,7 +37,8 @@ static json_t *sandbox_json(const struct api *a, const struct registry_info *i)
 		json_object_set_new(o, "envdAccessToken", json_string(i->envd_token));
 	if (o)
 		json_object_set_new(o, "trafficAccessToken",
-		                    i->traffic_token[0] ? json_string(i->traffic_token) : json_null());
+		                    i->traffic_token[0] ? json_string(i->traffic_token)
+		                                        : json_null());
 	return o;
 }
 

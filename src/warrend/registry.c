@@ -53,7 +53,7 @@ struct registry {
 	struct registry_config cfg;
 	pthread_mutex_t lock;
 	pthread_mutex_t net_lock; /* one network update at a time (firewall and entry agree) */
-	struct sbx **v; /* every entry, any state */
+	struct sbx **v;           /* every entry, any state */
 	size_t n, cap;
 	int wake_fd;
 	bool stop;
@@ -214,7 +214,8 @@ static void store_access(struct registry *reg, const struct sbx *e)
 	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network)
 		return;
 	o = json_pack("{s:s, s:s, s:o*}", "envdAccessToken", e->envd_token, "trafficAccessToken",
-	              e->traffic_token, "network", e->network ? api_network_json(e->network) : NULL);
+	              e->traffic_token, "network",
+	              e->network ? api_network_json(e->network) : NULL);
 	if (o)
 		s = json_dumps(o, JSON_COMPACT);
 	if (!s || store_access_put(reg->cfg.store, e->id, s) < 0)
@@ -678,7 +679,8 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	}
 	/* Before the client gets the sandbox: nothing of theirs runs without the rules. */
 	if (has_egress(e->network)) {
-		r = reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet, e->network, err);
+		r = reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet, e->network,
+		                    err);
 		if (r < 0) {
 			err_prefix(err, "egress rules of sandbox %s", e->id);
 			rt_destroy(reg->cfg.rt, e->id, e->slot, sb.pid, sb.start_time);
