@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "config.h"
 #include "connect.h"
+#include "files_http.h"
 #include "pjson.h"
 #include "proc.h"
 #include "rpc_process.h"
@@ -153,8 +154,12 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 		serve_init(a, c, req);
 		return;
 	}
-	if (!(strcmp(path, "/files") == 0 && (get || post)) &&
-	    !agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token"))) {
+	/* /files checks the token itself: a signed URL may stand in for it. */
+	if (strcmp(path, "/files") == 0) {
+		files_http_serve(&a->st, c, req);
+		return;
+	}
+	if (!agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token"))) {
 		reply_json_error(c, 401,
 		                 "unauthorized access, please provide a valid access token "
 		                 "or method signing if supported");
@@ -176,8 +181,8 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 		serve_envs(a, c);
 		return;
 	}
-	if (strcmp(path, "/files") == 0 || strcmp(path, "/files/compose") == 0) {
-		reply_json_error(c, 501, "file transfer is not implemented yet");
+	if (strcmp(path, "/files/compose") == 0) {
+		reply_json_error(c, 501, "/files/compose is not implemented");
 		return;
 	}
 	reply_json_error(c, 404, "not found");

@@ -9,6 +9,7 @@
 
 #include "api_network.h"
 #include "common/error.h"
+#include "runtime/disk.h"
 
 void api_create_req_release(struct api_create_req *r)
 {
@@ -180,6 +181,18 @@ int api_parse_create(const char *body, size_t len, struct api_create_req *ret,
 	    (r = check_type(root, "volumeMounts", JSON_ARRAY, "an array", err)) < 0 ||
 	    (r = check_type(root, "iam", JSON_OBJECT, "an object", err)) < 0)
 		goto out;
+	/* A warren extension (the SDK never sends it): a sandbox with a smaller disk. */
+	v = field(root, "diskSizeMB");
+	if (v) {
+		json_int_t mb = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (mb < DISK_MB_MIN || mb > DISK_MB_MAX) {
+			r = err_set(err, EINVAL,
+			            "field 'diskSizeMB' must be an integer from %u to %u",
+			            DISK_MB_MIN, DISK_MB_MAX);
+			goto out;
+		}
+		req.disk_mb = (unsigned)mb;
+	}
 	req.secure = json_is_true(field(root, "secure"));
 	v = field(root, "network");
 	if (v) {

@@ -84,6 +84,15 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
 		return;
 	}
+	/* diskSizeMB may make a sandbox's disk smaller than the template's, not larger. */
+	if (req.disk_mb > x->api->tpl_disk_mb) {
+		http_reply_error(x->c, 400, "field 'diskSizeMB' must be at most %u here",
+		                 x->api->tpl_disk_mb);
+		api_create_req_release(&req);
+		return;
+	}
+	if (req.disk_mb == x->api->tpl_disk_mb)
+		req.disk_mb = 0;
 	/* A ready pooled sandbox when one fits, else a cold one. */
 	r = pool_claim(x->api->pool, &req, &info);
 	if (r == -ENOENT)

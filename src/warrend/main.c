@@ -28,7 +28,6 @@
 /* The base template's resources (WIRE: cpuCount/memoryMB/diskSizeMB come from the template). */
 #define BASE_CPU_COUNT 2
 #define BASE_MEMORY_MB 512
-#define BASE_DISK_MB 10240
 #define BASE_PIDS_MAX 4096
 
 /* Only for the signal handler: http_server_stop is async-signal-safe. */
@@ -268,7 +267,7 @@ int main(int argc, char **argv)
 	    .max_sandboxes = cfg.max_sandboxes,
 	    .cpu_count = BASE_CPU_COUNT,
 	    .memory_mb = BASE_MEMORY_MB,
-	    .disk_mb = BASE_DISK_MB,
+	    .disk_mb = cfg.disk_mb,
 	    .pids_max = BASE_PIDS_MAX,
 	    .egress = warrend_egress_apply,
 	    .egress_ud = d.net,
@@ -291,7 +290,7 @@ int main(int argc, char **argv)
 	    .cgroups = d.cgroups,
 	    .tpl_cpu_count = BASE_CPU_COUNT,
 	    .tpl_memory_mb = BASE_MEMORY_MB,
-	    .tpl_disk_mb = BASE_DISK_MB,
+	    .tpl_disk_mb = cfg.disk_mb,
 	    .started_ms = now_real_ms(),
 	    .domain = cfg.domain,
 	};

@@ -493,6 +493,11 @@ int registry_recover(struct registry *reg)
 			r = add_locked(reg, e);
 			pthread_mutex_unlock(&reg->lock);
 			if (r == 0) {
+				struct warren_error derr = {0};
+				/* Its disk is normally still mounted; a no-op then. */
+				if (e->disk_mb && rt_disk_attach(reg->cfg.rt, e->id, &derr) < 0)
+					log_sbx(LOG_WARN, e->id, "re-attaching its disk: %s",
+					        derr.msg);
 				log_sbx(LOG_INFO, e->id, "sandbox re-adopted (pid %d)",
 				        (int)e->pid);
 				kept++;
@@ -605,7 +610,7 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	snprintf(e->template_id, sizeof(e->template_id), "%s", req->template_id);
 	e->cpu_count = reg->cfg.cpu_count;
 	e->memory_mb = reg->cfg.memory_mb;
-	e->disk_mb = reg->cfg.disk_mb;
+	e->disk_mb = !for_pool && req->disk_mb ? req->disk_mb : reg->cfg.disk_mb;
 	e->allow_internet = for_pool || req->allow_internet;
 	e->metadata_json = strdup(!for_pool && req->metadata_json ? req->metadata_json : "{}");
 	e->env_json = strdup(!for_pool && req->env_json ? req->env_json : "{}");
@@ -667,6 +672,7 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	    .slot = e->slot,
 	    .cpu_count = e->cpu_count,
 	    .memory_mb = e->memory_mb,
+	    .disk_mb = e->disk_mb,
 	    .pids_max = reg->cfg.pids_max,
 	    .allow_internet = e->allow_internet,
 	    .agent_env = env,
