@@ -96,6 +96,7 @@ enum route {
 	R_METRICS_MULTI, /* GET /sandboxes/metrics?sandbox_ids= */
 	R_PROMETHEUS,    /* GET /metrics: warrend's own, text format */
 	R_TEMPLATES,
+	R_NETWORK,
 	R_UNSUPPORTED, /* an E2B endpoint warren does not implement (yet) */
 	R_BAD_METHOD,
 };
@@ -153,6 +154,8 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return get ? (v2 ? R_LOGS_V2 : R_LOGS) : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "metrics"))
 		return get ? R_METRICS : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "network"))
+		return strcmp(m, "PUT") == 0 ? R_NETWORK : R_BAD_METHOD;
 	for (size_t i = 0; s->n == base + 3 && i < ARRAY_SIZE(unsupported_actions); i++)
 		if (seg_is(s, base + 2, unsupported_actions[i]))
 			return R_UNSUPPORTED;
@@ -162,7 +165,7 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 static bool route_has_body(enum route r)
 {
 	return r == R_CREATE_V1 || r == R_CREATE_V2 || r == R_TIMEOUT || r == R_CONNECT_V1 ||
-	       r == R_CONNECT_V2;
+	       r == R_CONNECT_V2 || r == R_NETWORK;
 }
 
 /* The class a route's latency is counted in (GET /metrics). */
@@ -186,6 +189,8 @@ static enum prom_route prom_route_of(enum route r)
 		return PROM_ROUTE_KILL;
 	case R_TIMEOUT:
 		return PROM_ROUTE_TIMEOUT;
+	case R_NETWORK:
+		return PROM_ROUTE_NETWORK;
 	case R_METRICS:
 	case R_METRICS_MULTI:
 		return PROM_ROUTE_METRICS;
@@ -331,6 +336,9 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		break;
 	case R_TEMPLATES:
 		api_template_list(&x);
+		break;
+	case R_NETWORK:
+		api_sandbox_network(&x);
 		break;
 	default:
 		http_reply_error(c, 404, "Not found");

@@ -15,23 +15,18 @@ static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 static const char *const route_names[PROM_ROUTE_N] = {
-    [PROM_ROUTE_CREATE] = "create",
-    [PROM_ROUTE_CONNECT] = "connect",
-    [PROM_ROUTE_LIST] = "list",
-    [PROM_ROUTE_GET] = "get",
-    [PROM_ROUTE_KILL] = "kill",
-    [PROM_ROUTE_TIMEOUT] = "timeout",
-    [PROM_ROUTE_METRICS] = "metrics",
-    [PROM_ROUTE_LOGS] = "logs",
-    [PROM_ROUTE_TEMPLATES] = "templates",
-    [PROM_ROUTE_HEALTH] = "health",
-    [PROM_ROUTE_PROMETHEUS] = "prometheus",
+    [PROM_ROUTE_CREATE] = "create",   [PROM_ROUTE_CONNECT] = "connect",
+    [PROM_ROUTE_LIST] = "list",       [PROM_ROUTE_GET] = "get",
+    [PROM_ROUTE_KILL] = "kill",       [PROM_ROUTE_TIMEOUT] = "timeout",
+    [PROM_ROUTE_NETWORK] = "network", [PROM_ROUTE_METRICS] = "metrics",
+    [PROM_ROUTE_LOGS] = "logs",       [PROM_ROUTE_TEMPLATES] = "templates",
+    [PROM_ROUTE_HEALTH] = "health",   [PROM_ROUTE_PROMETHEUS] = "prometheus",
     [PROM_ROUTE_OTHER] = "other",
 };
 
 const char *prom_route_name(enum prom_route r)
 {
-	return (unsigned)r < PROM_ROUTE_N ? route_names[r] : "other";
+	return (unsigned)r < PROM_ROUTE_N && route_names[r] ? route_names[r] : "other";
 }
 
 int prom_hist_init(struct prom_hist *h, const double *bounds, size_t n_bounds)
@@ -289,7 +284,7 @@ static int render_locked(struct prom *p, const struct prom_gauges *g, struct buf
 		                      "Control-plane request handling time, by route class.");
 	for (size_t i = 0; r == 0 && i < PROM_ROUTE_N; i++) {
 		buf_reset(&lbl);
-		r = prom_write_label(&lbl, true, "route", route_names[i]);
+		r = prom_write_label(&lbl, true, "route", prom_route_name((enum prom_route)i));
 		if (r == 0)
 			r = prom_write_hist(b, "warren_http_request_duration_seconds", lbl.data,
 			                    &p->request_seconds[i]);
