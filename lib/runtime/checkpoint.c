@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "rt_internal.h"
 #include "runtime/cgroup.h"
+#include "runtime/disk.h"
 #include "runtime/net.h"
 
 #define CKPT_DIR "checkpoint"
@@ -495,6 +496,9 @@ int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint6
 		(void)cgroup_destroy(rt->cgroups, id);
 	if (rt->net && net_slot_addr(rt->net, slot, &addr) == 0)
 		end_host_connections(addr);
+	/* Its disk (disk.h), if it has one, is unmounted: the loop device goes with it. */
+	if (sandbox_dir(rt, id, NULL, path, sizeof(path)) == 0)
+		(void)disk_detach(path);
 	snprintf(path, sizeof(path), "%s/" CKPT_DONE, tmp);
 	(void)remove_tree(dir);
 	r = write_text(path, "1\n");
@@ -563,8 +567,17 @@ int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret
 	    template_rootfs_path(rt, spec->template_id ? spec->template_id : "base", lower,
 	                         sizeof(lower)) < 0)
 		return err_set(err, ENAMETOOLONG, "state path too long");
-	snprintf(upper, sizeof(upper), "%s/upper", path);
-	snprintf(work, sizeof(work), "%s/work", path);
+	/* With a disk of its own (disk.h), the layers are on it: mounted again first. */
+	const char *layers = spec->disk_mb ? "/disk" : "";
+	snprintf(upper, sizeof(upper), "%s%s/upper", path, layers);
+	snprintf(work, sizeof(work), "%s%s/work", path, layers);
+	if (spec->disk_mb) {
+		r = disk_attach(path, err);
+		if (r < 0) {
+			err_prefix(err, "mounting the sandbox's disk");
+			return r;
+		}
+	}
 	r = mnt_format_overlay_opts(opts, sizeof(opts), lower, upper, work);
 	if (r < 0)
 		return err_set(err, -r, "overlay options: %s", strerror(-r));

@@ -28,6 +28,8 @@
 #include "common/error.h"
 #include "common/http.h"
 #include "common/util.h"
+#include "metrics.h"
+#include "prom.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -42,6 +44,7 @@ struct rt {
 	int fail_create;
 	int n_created, n_destroyed, n_orphan_checks;
 	char last_env[3][512];
+	unsigned last_disk_mb;
 	bool keep_known, keep_unknown;
 };
 
@@ -74,6 +77,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	pthread_mutex_lock(&rt->lock);
 	for (int i = 0; i < 3 && spec->agent_env[i]; i++)
 		snprintf(rt->last_env[i], sizeof(rt->last_env[i]), "%s", spec->agent_env[i]);
+	rt->last_disk_mb = spec->disk_mb;
 	if (rt->fail_create) {
 		pthread_mutex_unlock(&rt->lock);
 		return err_set(err, EIO, "fake runtime failure");
@@ -129,6 +133,22 @@ int rt_adopt(struct rt *rt, pid_t pid, uint64_t start_time)
 	return pidfd_open_(pid);
 }
 
+int rt_disk_attach(struct rt *rt, const char *id, struct warren_error *err)
+{
+	(void)rt;
+	(void)id;
+	(void)err;
+	return 0;
+}
+
+/* Fixed disk figures, to see them in GET /sandboxes/{id}/metrics. */
+int rt_disk_usage(struct rt *rt, const char *id, uint64_t *ret_used, uint64_t *ret_total)
+{
+	*ret_used = 5 << 20;
+	*ret_total = 9000ULL << 20;
+	return 0;
+}
+
 int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), void *ud)
 {
 	rt->n_orphan_checks++;
@@ -165,6 +185,7 @@ struct fx {
 	struct store *store;
 	struct rt rt;
 	struct registry *reg;
+	struct metrics *metrics;
 	struct api api;
 	struct cgroup_mgr cg;
 	struct http_server *srv;
@@ -211,9 +232,20 @@ static int setup(void **state)
 	                      .store = f->store,
 	                      .proxy = NULL,
 	                      .cgroups = &f->cg,
+	                      .prom = prom_new(),
+	                      .state_dir = f->dir,
+	                      .max_sandboxes = 3,
 	                      .tpl_cpu_count = 2,
 	                      .tpl_memory_mb = 512,
 	                      .tpl_disk_mb = 10240};
+	assert_non_null(f->api.prom);
+	struct metrics_config mc = {.reg = f->reg,
+	                            .store = f->store,
+	                            .cgroups = &f->cg,
+	                            .rt = &f->rt,
+	                            .state_dir = f->dir,
+	                            .interval_ms = 100};
+	assert_int_equal(metrics_new(&mc, &f->metrics), 0);
 	struct http_server_config hc = {
 	    .host = "127.0.0.1",
 	    .listen_fd = -1,
@@ -234,6 +266,8 @@ static int teardown(void **state)
 	http_server_stop(f->srv);
 	pthread_join(f->srv_thread, NULL);
 	http_server_free(f->srv);
+	metrics_free(f->metrics);
+	prom_free(f->api.prom);
 	registry_kill_all(f->reg);
 	registry_free(f->reg);
 	store_close(f->store);
@@ -359,6 +393,83 @@ static bool wait_count(struct fx *f, size_t n, int timeout_ms)
 	return false;
 }
 
+/* Metrics filters, the multi-sandbox call, logs and GET /metrics for a running sandbox id. */
+static void test_observe_routes(struct fx *f, const char *id)
+{
+	char path[256];
+	struct resp r;
+
+	/* A range in the future is empty, a bad range is a 400. */
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=%lld", id,
+	         (long long)(now_real_ms() / 1000 + 3600));
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 0);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=0&end=%lld", id,
+	         (long long)(now_real_ms() / 1000 + 1));
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_array_size(r.json) >= 1);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=10&end=9", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=-1", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	request(f, "GET", "/sandboxes/abcdef/metrics", f->key, NULL, &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+
+	/* GET /sandboxes/metrics: the latest sample of each known id, unknown ones left out. */
+	snprintf(path, sizeof(path), "/sandboxes/metrics?sandbox_ids=%s,nosuchid,..", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_object_size(json_object_get(r.json, "sandboxes")), 1);
+	assert_true(json_is_object(json_object_get(json_object_get(r.json, "sandboxes"), id)));
+	resp_release(&r);
+	request(f, "GET", "/sandboxes/metrics", f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+
+	/* No agent wrote a log here: empty, in both shapes; bad parameters are 400s. */
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?direction=backward&level=warn", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_array(json_object_get(r.json, "logs")));
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/logs?start=0&limit=5", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_array(json_object_get(r.json, "logs")));
+	assert_true(json_is_array(json_object_get(r.json, "logEntries")));
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?direction=sideways", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?limit=1001", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	request(f, "GET", "/v2/sandboxes/abcdef/logs", f->key, NULL, &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+
+	/* GET /metrics needs the key (X-API-KEY or a bearer token). */
+	request(f, "GET", "/metrics", NULL, NULL, &r);
+	expect_error(&r, 401);
+	resp_release(&r);
+	request(f, "GET", "/metrics", f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\nwarren_sandboxes{state=\"running\"} 2\n"));
+	assert_non_null(strstr(r.body, "\nwarren_sandbox_creates_total{source=\"cold\"} "));
+	resp_release(&r);
+}
+
 /* ---- tests ---- */
 
 static void test_auth_and_routes(void **state)
@@ -441,6 +552,41 @@ static void test_create_errors(void **state)
 	assert_int_equal(store_sbx_list(f->store, &rows, &n), 0);
 	assert_int_equal(n, 0);
 	store_sbx_free_array(rows, n);
+}
+
+/* diskSizeMB, warren's extension: bounded, at most the template's, reported as asked. */
+static void test_disk_size(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {"\"64\"", "15", "0", "-1", "1.5", "20480", "99999999999"};
+	char body[128], path[128];
+	struct resp r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"templateID\":\"base\",\"diskSizeMB\":%s}", bad[i]);
+		request(f, "POST", "/v2/sandboxes", f->key, body, &r);
+		expect_error(&r, 400);
+		assert_non_null(strstr(jstr(r.json, "message"), "diskSizeMB"));
+		resp_release(&r);
+	}
+	assert_int_equal(f->rt.n_created, 0);
+
+	request(f, "POST", "/v2/sandboxes", f->key, "{\"templateID\":\"base\",\"diskSizeMB\":64}",
+	        &r);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(f->rt.last_disk_mb, 64);
+	snprintf(path, sizeof(path), "/sandboxes/%s", jstr(r.json, "sandboxID"));
+	resp_release(&r);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "diskSizeMB")), 64);
+	resp_release(&r);
+
+	/* Absent: the template's size. */
+	request(f, "POST", "/v2/sandboxes", f->key, "{\"templateID\":\"base\"}", &r);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(f->rt.last_disk_mb, 10240);
+	resp_release(&r);
 }
 
 static void test_lifecycle(void **state)
@@ -556,15 +702,29 @@ static void test_lifecycle(void **state)
 	expect_error(&r, 400);
 	resp_release(&r);
 
+	/* The sampler (every 100 ms here) stores samples; the answer lists them oldest first. */
 	snprintf(path, sizeof(path), "/sandboxes/%s/metrics", id);
-	request(f, "GET", path, f->key, NULL, &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(json_array_size(r.json), 1);
+	for (int i = 0; i < 100; i++) {
+		request(f, "GET", path, f->key, NULL, &r);
+		assert_int_equal(r.status, 200);
+		if (json_array_size(r.json) >= 2)
+			break;
+		resp_release(&r);
+		poll(NULL, 0, 50);
+	}
+	assert_true(json_array_size(r.json) >= 2);
+	assert_true(
+	    json_integer_value(json_object_get(json_array_get(r.json, 0), "timestampUnix")) <=
+	    json_integer_value(json_object_get(json_array_get(r.json, 1), "timestampUnix")));
 	it = json_array_get(r.json, 0);
 	assert_int_equal(json_integer_value(json_object_get(it, "memUsed")), 1 << 20);
 	assert_int_equal(json_integer_value(json_object_get(it, "memTotal")), 512 << 20);
 	assert_true(json_is_number(json_object_get(it, "cpuUsedPct")));
+	assert_int_equal(json_integer_value(json_object_get(it, "diskUsed")), 5 << 20);
+	assert_int_equal(json_integer_value(json_object_get(it, "diskTotal")), 9000LL << 20);
+	assert_true(json_is_string(json_object_get(it, "timestamp")));
 	resp_release(&r);
+	test_observe_routes(f, id);
 	request(f, "GET", "/templates", f->key, NULL, &r);
 	assert_int_equal(r.status, 200);
 	it = json_array_get(r.json, 0);
@@ -696,6 +856,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_and_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reaper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
