@@ -46,6 +46,23 @@ function cgroupPids(handle, id) {
 	return pids;
 }
 
+// Host mounts and loop devices that belong to a sandbox (its disk image, an overlay).
+function hostHolds(id) {
+	const held = fs
+		.readFileSync('/proc/self/mountinfo', 'utf8')
+		.split('\n')
+		.filter((l) => l.includes(id));
+	for (const b of fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'))) {
+		try {
+			const f = fs.readFileSync(`/sys/block/${b}/loop/backing_file`, 'utf8');
+			if (f.includes(id)) held.push(`${b}: ${f.trim()}`);
+		} catch {
+			/* not attached */
+		}
+	}
+	return held;
+}
+
 const COUNTER = `import time
 i = 0
 while True:
@@ -70,6 +87,7 @@ test('pause and connect: the python counter continues, same pids, files kept, st
 	assert.equal(await sbx.pause(), true);
 	assert.equal(await sbx.pause(), false, 'a second pause answers 409 -> false');
 	assert.deepEqual(cgroupPids(w, sbx.sandboxId), [], 'no process left while paused');
+	assert.deepEqual(hostHolds(sbx.sandboxId), [], 'no mount or loop device held while paused');
 	assert.ok(fs.existsSync(path.join(w.stateDir, 'sandboxes', sbx.sandboxId, 'checkpoint')));
 
 	const info = await Sandbox.getInfo(sbx.sandboxId);
@@ -141,6 +159,7 @@ test('kill while paused removes the sandbox, its images and its disk', async () 
 	assert.ok(fs.existsSync(dir));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), true);
 	assert.equal(fs.existsSync(dir), false, 'directory removed');
+	assert.deepEqual(hostHolds(sbx.sandboxId), []);
 	assert.ok(!(await listIds()).includes(sbx.sandboxId));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), false);
 	await assert.rejects(Sandbox.connect(sbx.sandboxId), /not found/i);
