@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -129,6 +130,42 @@ static void criu_log_error(const char *log_path, char *msg, size_t size)
 	snprintf(msg, size, "%s", m);
 }
 
+/* In the child: copies a small file with plain system calls (no stdio). */
+static void copy_file_raw(const char *from, const char *to)
+{
+	char buf[16384];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t k;
+
+	if (in < 0)
+		return;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out >= 0) {
+		while ((k = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)k) != k)
+				break;
+		close(out);
+	}
+	close(in);
+}
+
+/*
+ * In the child, before criu: criu probes the kernel at every start (some 60 ms here) and
+ * keeps the result in /run/criu.kdat only when /run is a tmpfs, which it is not on every
+ * host. So criu runs in a mount namespace of its own with a tmpfs on /run, seeded from
+ * <criu_dir>/kdat.cache and saved back after it ran (criu checks the cache against the
+ * running kernel and boot itself). Returns true when set up.
+ */
+static bool kdat_tmpfs(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return false;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") < 0)
+		_exit(125); /* the namespace is half made: do not run criu in it */
+	return true;
+}
+
 /*
  * Runs criu with argv (argv[0..] after the loader prefix is built here) and waits,
  * bounded. With cgroup_id, the child is attached to the sandbox's cgroups before it
@@ -151,6 +188,9 @@ static int run_criu(struct rt *rt, char **args, const char *cgroup_id, struct wa
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL};
+	char cache[4096 + 32], cache_tmp[4096 + 48];
+	snprintf(cache, sizeof(cache), "%s/kdat.cache", rt->criu_dir);
+	snprintf(cache_tmp, sizeof(cache_tmp), "%s/.kdat.cache.%d", rt->criu_dir, (int)getpid());
 
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return err_set(err, errno, "pipe: %s", strerror(errno));
@@ -162,9 +202,9 @@ static int run_criu(struct rt *rt, char **args, const char *cgroup_id, struct wa
 		struct sigaction dfl = {.sa_handler = SIG_DFL};
 		for (int s = 1; s < NSIG; s++)
 			sigaction(s, &dfl, NULL);
-		char c;
+		char go;
 		close(sync[1]);
-		if (read(sync[0], &c, 1) != 1)
+		if (read(sync[0], &go, 1) != 1)
 			_exit(126);
 		int nul = open("/dev/null", O_RDWR);
 		if (nul >= 0) {
@@ -176,8 +216,28 @@ static int run_criu(struct rt *rt, char **args, const char *cgroup_id, struct wa
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(loader, argv, envp);
-		_exit(127);
+		if (!kdat_tmpfs()) {
+			execve(loader, argv, envp);
+			_exit(127);
+		}
+		copy_file_raw(cache, "/run/criu.kdat");
+		pid_t c = fork();
+		if (c == 0) {
+			execve(loader, argv, envp);
+			_exit(127);
+		}
+		int st = 0;
+		while (c > 0 && waitpid(c, &st, 0) < 0 && errno == EINTR)
+			;
+		if (c < 0)
+			_exit(127);
+		/* Saved by rename, so that concurrent runs never read half a file. */
+		copy_file_raw("/run/criu.kdat", cache_tmp);
+		if (rename(cache_tmp, cache) < 0)
+			unlink(cache_tmp);
+		if (WIFSIGNALED(st))
+			_exit(128 + WTERMSIG(st));
+		_exit(WEXITSTATUS(st));
 	}
 	r = -errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
