@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "pool.h"
+#include "egress.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -268,6 +269,8 @@ int main(int argc, char **argv)
 	    .memory_mb = BASE_MEMORY_MB,
 	    .disk_mb = cfg.disk_mb,
 	    .pids_max = BASE_PIDS_MAX,
+	    .egress = warrend_egress_apply,
+	    .egress_ud = d.net,
 	};
 	d.reg = registry_new(&rcfg);
 	if (!d.reg) {
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
+	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
 	api = (struct api){
 	    .reg = d.reg,
 	    .store = d.store,
@@ -288,6 +292,7 @@ int main(int argc, char **argv)
 	    .tpl_memory_mb = BASE_MEMORY_MB,
 	    .tpl_disk_mb = cfg.disk_mb,
 	    .started_ms = now_real_ms(),
+	    .domain = cfg.domain,
 	};
 	r = registry_recover(d.reg);
 	if (r < 0)
