@@ -20,7 +20,9 @@
 struct proxy {
 	proxy_resolve_fn resolve;
 	void *ud;
-	char *domain; /* NULL: any */
+	char *domain;                   /* NULL: any */
+	signed_url_each_fn signed_each; /* NULL: signed URLs are not routed */
+	void *signed_ud;
 };
 
 /* The backend socket kept for one client connection (http_conn user data). */
@@ -121,13 +123,21 @@ static int host_route(const struct proxy *p, const struct http_request *req, str
 	return 0;
 }
 
+void proxy_set_signed_lookup(struct proxy *p, signed_url_each_fn each, void *ud)
+{
+	p->signed_each = each;
+	p->signed_ud = ud;
+}
+
 bool proxy_wants(const struct proxy *p, const struct http_request *req)
 {
 	struct route rt;
 
 	if (http_header_get(req, "E2b-Sandbox-Id") || http_header_get(req, "E2b-Sandbox-Port"))
 		return true;
-	return host_route(p, req, &rt) == 0;
+	if (host_route(p, req, &rt) == 0)
+		return true;
+	return p->signed_each && signed_url_wants(req);
 }
 
 static void backend_free(void *data)
@@ -221,6 +231,15 @@ void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req
 		snprintf(id, sizeof(id), "%s", hid);
 	} else if (by_host) {
 		snprintf(id, sizeof(id), "%s", hr.id);
+	} else if (p->signed_each && signed_url_wants(req)) {
+		r = signed_url_find(req, p->signed_each, p->signed_ud, id);
+		if (r < 0) {
+			http_reply_error(c, r == -EINVAL ? 400 : 401,
+			                 r == -EINVAL
+			                     ? "malformed query"
+			                     : "invalid signature: it matches no running sandbox");
+			return;
+		}
 	} else {
 		http_reply_error(c, 400, "missing sandbox id");
 		return;

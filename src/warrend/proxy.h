@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/http.h"
+#include "signed_url.h"
 
 /* Resolves a live sandbox to its address. 0, or -ENOENT when unknown or not running. */
 typedef int (*proxy_resolve_fn)(void *ud, const char *sandbox_id, struct in_addr *ret_addr);
@@ -27,6 +28,14 @@ struct proxy;
 /* domain: the suffix accepted in Host routing (e.g. "localhost"); NULL accepts any. */
 struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain);
 void proxy_free(struct proxy *p);
+
+/*
+ * Routes signed /files URLs that carry no sandbox id (signed_url.h) to the
+ * sandbox whose token validates them; each lists the running sandboxes' tokens.
+ * Without it (or with no match) such a request is not the data plane's, or gets
+ * 401 {"code":401,"message":...} when no sandbox matches.
+ */
+void proxy_set_signed_lookup(struct proxy *p, signed_url_each_fn each, void *ud);
 
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
