@@ -27,6 +27,7 @@
 #include "files_http.h"
 #include "pjson.h"
 #include "proc.h"
+#include "rpc_fs.h"
 #include "rpc_process.h"
 #include "state.h"
 
@@ -38,6 +39,7 @@ struct agent {
 	struct agent_state st;
 	struct proc_table *procs;
 	struct rpc_process rpc;
+	struct rpc_fs fs;
 	struct http_server *srv;
 	bool is_init;
 };
@@ -174,7 +176,11 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 		return;
 	}
 	if (starts_with(path, "/filesystem.Filesystem/", &method)) {
-		rpc_reply_unimplemented(c, req, "filesystem.Filesystem");
+		if (!post) {
+			reply_json_error(c, 405, "method not allowed");
+			return;
+		}
+		rpc_fs_serve(&a->fs, c, req, method);
 		return;
 	}
 	if (strcmp(path, "/envs") == 0 && get) {
@@ -360,6 +366,10 @@ int main(void)
 	}
 	a.rpc.st = &a.st;
 	a.rpc.procs = a.procs;
+	if (rpc_fs_init(&a.fs, &a.st) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 
 	cfg.host = host && *host ? host : "0.0.0.0";
 	cfg.port = port;
@@ -395,6 +405,7 @@ int main(void)
 	 */
 	proc_table_shutdown(a.procs);
 	http_server_free(a.srv);
+	rpc_fs_release(&a.fs);
 	proc_table_free(a.procs);
 	agent_state_release(&a.st);
 	free(host);

@@ -14,8 +14,10 @@ common="$root/lib/common/http.c $root/lib/common/http_forward.c $root/lib/common
 
 $CC $flags -o "$out/fuzz-http" "$here/fuzz-http.c" $common -lhttp_parser
 $CC $flags -I"$root/src/agent" -o "$out/fuzz-multipart" "$here/fuzz-multipart.c" "$root/src/agent/multipart.c"
+$CC $flags -I"$root/src/agent" -o "$out/fuzz-fspath" "$here/fuzz-fspath.c" "$root/src/agent/fsops.c" \
+	"$root/lib/common/util.c" -ljansson
 
-for t in fuzz-http fuzz-multipart; do
+for t in fuzz-http fuzz-multipart fuzz-fspath; do
 	corpus="$out/$t-corpus"
 	mkdir -p "$corpus"
 	cp "$here/corpus/$t"/* "$corpus/" 2>/dev/null || true
