@@ -123,6 +123,14 @@ test('write and read every form: string, bytes, Blob, stream; text, bytes, blob,
 	await sbx.files.write('forms/a.txt', 'short');
 	assert.equal(await sbx.files.read('forms/a.txt'), 'short');
 
+	// Metadata (X-Metadata-* headers) replaces the file's set; a write without it clears it.
+	await sbx.files.write('forms/m.txt', 'm', { metadata: { Owner: 'team-a', 'build-id': '42' } });
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata, { owner: 'team-a', 'build-id': '42' });
+	await sbx.files.write('forms/m.txt', 'm2', { metadata: { other: 'x' } });
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata, { other: 'x' });
+	await sbx.files.write('forms/m.txt', 'm3');
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata ?? {}, {});
+
 	// Files and the parents created belong to the user, or to root when asked.
 	assert.equal(await sh('stat -c %U:%G:%a ~/forms ~/forms/a.txt ~/forms/d.bin'), 'user:user:755\nuser:user:644\nuser:user:644\n');
 	await sbx.files.write('/root/deep/r.txt', 'r', { user: 'root' });
