@@ -18,7 +18,7 @@ import { REPO, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
 
 const N = Number(process.env.WARREN_BENCH_N || 200);
 const sizes = [
-	['1 MiB', 1 << 20, 20],
+	['1 MiB', 1 << 20, 50],
 	['64 MiB', 64 << 20, 5],
 	['1 GiB', 1 << 30, 3],
 ].filter(([, n]) => n < 1 << 30 || process.env.WARREN_BENCH_FILES_GB !== '0');
@@ -48,6 +48,28 @@ try {
 	sbx = await Sandbox.create({ timeoutMs: 3_600_000 });
 	const base = `${w.sandboxUrl}/files`;
 	const hdr = ['-H', `E2b-Sandbox-Id: ${sbx.sandboxId}`, '-H', 'E2b-Sandbox-Port: 49983'];
+	const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+	const u = new URL(w.sandboxUrl);
+	const rawReq = (method, file, body) =>
+		new Promise((resolve, reject) => {
+			const r = http.request(
+				{
+					host: u.hostname,
+					port: u.port,
+					method,
+					path: `/files?path=${encodeURIComponent(file)}`,
+					agent,
+					headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983', ...(body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {}) },
+				},
+				(res) => {
+					const parts = [];
+					res.on('data', (d) => parts.push(d));
+					res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`HTTP ${res.statusCode}`))));
+				},
+			);
+			r.on('error', reject);
+			r.end(body);
+		});
 	for (const [label, size, reps] of sizes) {
 		const src = path.join(tmp, 'src.bin');
 		const dst = path.join(tmp, 'dst.bin');
@@ -58,7 +80,23 @@ try {
 		const up = [];
 		const down = [];
 		const cp = [];
-		for (let i = 0; i < reps; i++) {
+		// A 1 MiB copy takes about as long as starting curl or cp: measure it in process
+		// (keep-alive HTTP, readFileSync/writeFileSync, copyFileSync for the ceiling).
+		const inProcess = size <= 1 << 20;
+		for (let i = 0; i < reps && inProcess; i++) {
+			let t0 = now();
+			await rawReq('POST', '/home/user/bench.bin', fs.readFileSync(src));
+			up.push(size / 1e6 / secs(t0));
+			t0 = now();
+			fs.writeFileSync(dst, await rawReq('GET', '/home/user/bench.bin'));
+			down.push(size / 1e6 / secs(t0));
+			fs.rmSync(dst, { force: true });
+			t0 = now();
+			fs.copyFileSync(src, dst);
+			cp.push(size / 1e6 / secs(t0));
+			fs.rmSync(dst, { force: true });
+		}
+		for (let i = 0; i < reps && !inProcess; i++) {
 			let t0 = now();
 			curl([...hdr, '-o', '/dev/null', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', src, `${base}?path=/home/user/bench.bin`]);
 			up.push(size / 1e6 / secs(t0));
@@ -73,9 +111,10 @@ try {
 			fs.rmSync(dst, { force: true });
 		}
 		if (fs.statSync(src).size !== size) throw new Error('source changed');
-		row(`upload ${label} (curl -T via warrend)`, reps, median(up), NaN, 'MB/s');
-		row(`download ${label} (curl -o via warrend)`, reps, median(down), NaN, 'MB/s');
-		row(`cp ${label} (same host disk, ceiling)`, reps, median(cp), NaN, 'MB/s');
+		const how = inProcess ? ['HTTP', 'HTTP', 'copyFileSync'] : ['curl -T', 'curl -o', 'cp'];
+		row(`upload ${label} (${how[0]} via warrend)`, reps, median(up), NaN, 'MB/s');
+		row(`download ${label} (${how[1]} via warrend)`, reps, median(down), NaN, 'MB/s');
+		row(`${how[2]} ${label} (same host disk, ceiling)`, reps, median(cp), NaN, 'MB/s');
 		fs.rmSync(src, { force: true });
 	}
 	await sbx.commands.run('rm -f /home/user/bench.bin');
@@ -93,33 +132,11 @@ try {
 	const s = [...lat].sort((a, b) => a - b);
 	row('files.write + files.read 1 KiB (SDK)', s.length, median(s), s[Math.ceil(0.99 * s.length) - 1], 'ms');
 
-	const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-	const u = new URL(w.sandboxUrl);
-	const req = (method, body) =>
-		new Promise((resolve, reject) => {
-			const r = http.request(
-				{
-					host: u.hostname,
-					port: u.port,
-					method,
-					path: '/files?path=lat.bin',
-					agent,
-					headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983', ...(body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {}) },
-				},
-				(res) => {
-					let n = 0;
-					res.on('data', (d) => (n += d.length));
-					res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`))));
-				},
-			);
-			r.on('error', reject);
-			r.end(body);
-		});
 	const raw = [];
 	for (let i = 0; i < N + 10; i++) {
 		const t0 = now();
-		await req('POST', kib);
-		await req('GET');
+		await rawReq('POST', 'lat.bin', kib);
+		await rawReq('GET', 'lat.bin');
 		if (i >= 10) raw.push(secs(t0) * 1000);
 	}
 	const r2 = [...raw].sort((a, b) => a - b);
