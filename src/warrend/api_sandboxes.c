@@ -10,10 +10,11 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "api_network.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "runtime/cgroup.h"
 #include "pool.h"
+#include "prom.h"
 #include "registry.h"
 
 #define CLIENT_ID "warren"
@@ -25,15 +26,24 @@ static void reply_not_found(struct api_route_ctx *x)
 }
 
 /* The Sandbox schema (create and connect answers). */
-static json_t *sandbox_json(const struct registry_info *i)
+static json_t *sandbox_json(const struct api *a, const struct registry_info *i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "templateID", i->template_id,
-	                 "sandboxID", i->id, "alias", i->template_id, "clientID", CLIENT_ID,
-	                 "envdVersion", WARREN_ENVD_VERSION, "domain");
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "templateID", i->template_id,
+	                      "sandboxID", i->id, "alias", i->template_id, "clientID", CLIENT_ID,
+	                      "envdVersion", WARREN_ENVD_VERSION, "domain", a->domain);
+
+	/* The SDK sends X-Access-Token (and the traffic token) only when these are here. */
+	if (o && i->envd_token[0])
+		json_object_set_new(o, "envdAccessToken", json_string(i->envd_token));
+	if (o)
+		json_object_set_new(o, "trafficAccessToken",
+		                    i->traffic_token[0] ? json_string(i->traffic_token)
+		                                        : json_null());
+	return o;
 }
 
 /* ListedSandbox; SandboxDetail adds a few fields when detail is set. */
-static json_t *listed_json(const struct registry_info *i, bool detail)
+static json_t *listed_json(const struct api *a, const struct registry_info *i, bool detail)
 {
 	char started[32], end[32];
 	json_t *meta = json_loads(i->metadata_json ? i->metadata_json : "{}", 0, NULL), *o;
@@ -50,8 +60,12 @@ static json_t *listed_json(const struct registry_info *i, bool detail)
 	              "memoryMB", (int)i->memory_mb, "diskSizeMB", (int)i->disk_mb, "metadata",
 	              meta, "state", "running", "envdVersion", WARREN_ENVD_VERSION);
 	if (o && detail) {
-		json_object_set_new(o, "domain", json_null());
+		json_object_set_new(o, "domain", a->domain ? json_string(a->domain) : json_null());
 		json_object_set_new(o, "allowInternetAccess", json_boolean(i->allow_internet));
+		if (i->envd_token[0])
+			json_object_set_new(o, "envdAccessToken", json_string(i->envd_token));
+		if (i->network)
+			json_object_set_new(o, "network", api_network_json(i->network));
 		json_object_set_new(o, "lifecycle",
 		                    json_pack("{s:s, s:b}", "onTimeout", "kill", "autoResume", 0));
 	}
@@ -63,6 +77,8 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 	struct warren_error err = {0};
 	struct api_create_req req = {0};
 	struct registry_info info;
+	int64_t t0 = now_mono_us();
+	enum prom_create_source src = PROM_CREATE_POOL;
 	int r;
 
 	r = api_parse_create(x->body, x->body_len, &req, &err);
@@ -81,9 +97,16 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		req.disk_mb = 0;
 	/* A ready pooled sandbox when one fits, else a cold one. */
 	r = pool_claim(x->api->pool, &req, &info);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		src = PROM_CREATE_COLD;
 		r = registry_create(x->api->reg, &req, &info, &err);
+	}
 	api_create_req_release(&req);
+	if (r == 0)
+		prom_create_done(x->api->prom, src, (double)(now_mono_us() - t0) / 1e6);
+	else if (r != -ENOENT)
+		prom_create_failed(x->api->prom,
+		                   r == -EAGAIN ? PROM_FAIL_CAPACITY : PROM_FAIL_ERROR);
 	if (r == -ENOENT) {
 		http_reply_error(x->c, 404, "%s", err.msg);
 		return;
@@ -100,7 +123,7 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, 500, "Cannot create the sandbox: %s", err.msg);
 		return;
 	}
-	api_reply_json(x->c, 201, sandbox_json(&info), NULL);
+	api_reply_json(x->c, 201, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -124,7 +147,7 @@ void api_sandbox_connect(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, 500, "Cannot connect: %s", strerror(-r));
 		return;
 	}
-	api_reply_json(x->c, 200, sandbox_json(&info), NULL);
+	api_reply_json(x->c, 200, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -160,7 +183,7 @@ void api_sandbox_get(struct api_route_ctx *x)
 		http_reply_error(x->c, 500, "out of memory");
 		return;
 	}
-	api_reply_json(x->c, 200, listed_json(&info, true), NULL);
+	api_reply_json(x->c, 200, listed_json(x->api, &info, true), NULL);
 	registry_info_release(&info);
 }
 
@@ -176,48 +199,30 @@ void api_sandbox_kill(struct api_route_ctx *x)
 		http_reply(x->c, 204, NULL, NULL, 0);
 }
 
-void api_sandbox_logs(struct api_route_ctx *x)
+void api_sandbox_network(struct api_route_ctx *x)
 {
-	struct registry_info info;
+	struct warren_error err = {0};
+	struct api_network *n = malloc(sizeof(*n));
+	int r;
 
-	if (registry_get(x->api->reg, x->id, &info) < 0) {
-		reply_not_found(x);
+	if (!n) {
+		http_reply_error(x->c, 500, "out of memory");
 		return;
 	}
-	registry_info_release(&info);
-	api_reply_json(x->c, 200, json_pack("{s:[], s:[]}", "logs", "logEntries"), NULL);
-}
-
-/* One SandboxMetric sample from the sandbox's cgroups; CPU is the average since start. */
-void api_sandbox_metrics(struct api_route_ctx *x)
-{
-	struct registry_info info;
-	struct cgroup_stats st;
-	json_t *arr = json_array();
-	int64_t now = now_real_ms();
-	char ts[32];
-
-	if (registry_get(x->api->reg, x->id, &info) < 0) {
-		json_decref(arr);
+	r = api_parse_network_update(x->body, x->body_len, n, &err);
+	if (r < 0) {
+		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
+		goto out;
+	}
+	r = registry_update_network(x->api->reg, x->id, n, &err);
+	if (r == -ENOENT)
 		reply_not_found(x);
-		return;
-	}
-	if (arr && x->api->cgroups && cgroup_read_stats(x->api->cgroups, x->id, &st) == 0) {
-		double elapsed_us = (double)(now - info.started_ms) * 1000.0 * info.cpu_count;
-		double pct = elapsed_us > 0 ? 100.0 * (double)st.cpu_usage_us / elapsed_us : 0.0;
-
-		api_format_time(now, ts);
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:I, s:i, s:f, s:I, s:I, s:I, s:I, s:I}", "timestamp", ts,
-		                   "timestampUnix", (json_int_t)(now / 1000), "cpuCount",
-		                   (int)info.cpu_count, "cpuUsedPct", pct > 100.0 ? 100.0 : pct,
-		                   "memUsed", (json_int_t)st.memory_bytes, "memTotal",
-		                   (json_int_t)info.memory_mb << 20, "memCache", (json_int_t)0,
-		                   "diskUsed", (json_int_t)0, "diskTotal",
-		                   (json_int_t)info.disk_mb << 20));
-	}
-	registry_info_release(&info);
-	api_reply_json(x->c, 200, arr, NULL);
+	else if (r < 0)
+		http_reply_error(x->c, 500, "Cannot update the network: %s", err.msg);
+	else
+		http_reply(x->c, 204, NULL, NULL, 0);
+out:
+	free(n);
 }
 
 /* GET /templates: the one built-in template. */
@@ -336,7 +341,7 @@ void api_sandbox_list(struct api_route_ctx *x)
 			         infos[last].id);
 			break;
 		}
-		json_array_append_new(arr, listed_json(in, false));
+		json_array_append_new(arr, listed_json(x->api, in, false));
 		last = i;
 		taken++;
 	}

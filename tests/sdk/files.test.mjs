@@ -151,6 +151,11 @@ test('rename returns the new entry; remove is rm -rf and accepts a missing path'
 	assert.equal(d.type, 'dir');
 	assert.equal(await sbx.files.exists('/home/user/mv/d2/sub'), true);
 
+	// Onto a non-empty directory, or a directory into itself: refused, nothing moved.
+	await sh('mkdir -p /home/user/mv/full/x');
+	await assert.rejects(sbx.files.rename('/home/user/mv/d2', '/home/user/mv/full'), /already_exists/);
+	await assert.rejects(sbx.files.rename('/home/user/mv/d2', '/home/user/mv/d2/sub/in'), E2B.InvalidArgumentError);
+	assert.equal(await sbx.files.exists('/home/user/mv/d2/sub'), true);
 	await sbx.files.remove('/home/user/mv/new/g');
 	assert.equal(await sbx.files.exists('/home/user/mv/new/g'), false);
 	await sbx.files.remove('/home/user/mv');
