@@ -209,23 +209,6 @@ static void daemon_release(struct daemon *d)
 	prom_free(d->prom);
 }
 
-/* signed_url_each_fn over the registry: the running sandboxes that have an envd token. */
-static int sandbox_tokens(void *ud, int (*visit)(void *ctx, const char *id, const char *token),
-                          void *ctx)
-{
-	struct registry_info *infos = NULL;
-	size_t n = 0;
-	int r = registry_list(ud, &infos, &n);
-
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		if (infos[i].envd_token[0])
-			r = visit(ctx, infos[i].id, infos[i].envd_token);
-	for (size_t i = 0; i < n; i++)
-		explicit_bzero(infos[i].envd_token, sizeof(infos[i].envd_token));
-	registry_info_free_array(infos, n);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	struct warrend_settings cfg;
@@ -307,7 +290,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
-	proxy_set_signed_lookup(d.proxy, sandbox_tokens, d.reg);
+	proxy_set_signed_lookup(d.proxy, registry_find_signed, d.reg);
 	api = (struct api){
 	    .reg = d.reg,
 	    .store = d.store,

@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 #include "common/http.h"
-#include "signed_url.h"
 
 /* Resolves a live sandbox to its address. 0, or -ENOENT when unknown or not running. */
 typedef int (*proxy_resolve_fn)(void *ud, const char *sandbox_id, struct in_addr *ret_addr);
@@ -40,12 +39,16 @@ void proxy_set_traffic_check(struct proxy *p,
                              void *ud);
 
 /*
- * Routes signed /files URLs that carry no sandbox id (signed_url.h) to the
- * sandbox whose token validates them; each lists the running sandboxes' tokens.
- * Without it (or with no match) such a request is not the data plane's, or gets
- * 401 {"code":401,"message":...} when no sandbox matches.
+ * Signed /files URLs (uploadUrl/downloadUrl) carry no routing header and no
+ * sandbox name: GET/POST /files?...&signature=... belongs to the data plane,
+ * and find(ud, signature, signature_expiration or NULL, path, op ("read" for
+ * GET, "write" for POST), username) names the sandbox whose token made it
+ * (0 and its id, else -ENOENT: 401 {"code":401,"message":"invalid signature"}).
  */
-void proxy_set_signed_lookup(struct proxy *p, signed_url_each_fn each, void *ud);
+typedef int (*proxy_find_signed_fn)(void *ud, const char *signature, const char *expiration,
+                                    const char *path, const char *op, const char *user,
+                                    char ret_id[65]);
+void proxy_set_signed_lookup(struct proxy *p, proxy_find_signed_fn find, void *ud);
 
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
