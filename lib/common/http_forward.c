@@ -98,6 +98,9 @@ static bool dropped(const struct http_request *req, const char *name, const char
 	for (size_t i = 0; drop && drop[i]; i++)
 		if (strcasecmp(name, drop[i]) == 0)
 			return true;
+	/* "Connection: Upgrade" names it, but an upgrade must pass it on (WebSocket). */
+	if (req->upgrade && strcasecmp(name, "Upgrade") == 0)
+		return false;
 	return named_by_connection(req, name);
 }
 
