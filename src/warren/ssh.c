@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/util.h"
 #include "ws/ws.h"
 
 #define SSH_DEFAULT_PORT "8081"
@@ -50,6 +51,7 @@ static const char ssh_help[] =
     "  -l, --login USER  the user to log in as (default: user)\n"
     "  -p, --port PORT   the bridge's port in the sandbox (default 8081)\n"
     "  -i FILE           identity file, passed to ssh\n"
+    "  -o OPTION         an ssh option, passed to ssh before warren's own (repeatable)\n"
     "  -h, --help        show this help\n"
     "\n";
 
@@ -164,13 +166,15 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 	    {},
 	};
 	const char *user = "user", *port = SSH_DEFAULT_PORT, *identity = NULL;
+	const char *ssh_opts[16];
+	size_t n_ssh_opts = 0;
 	char self[PATH_MAX], id[65];
 	struct buf proxy = BUF_INIT, dest = BUF_INIT, alias = BUF_INIT;
 	ssize_t n;
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+l:p:i:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+l:p:i:o:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			user = optarg;
@@ -180,6 +184,12 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 			break;
 		case 'i':
 			identity = optarg;
+			break;
+		case 'o':
+			if (n_ssh_opts == ARRAY_SIZE(ssh_opts))
+				return cli_usage_error("sandbox ssh", "at most %zu -o options",
+				                       ARRAY_SIZE(ssh_opts));
+			ssh_opts[n_ssh_opts++] = optarg;
 			break;
 		case 'h':
 			cli_print_help(ssh_help);
@@ -220,13 +230,18 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	size_t n_args = (size_t)(argc - optind);
-	char **args = calloc(n_args + 12, sizeof(char *));
+	char **args = calloc(n_args + 2 * n_ssh_opts + 12, sizeof(char *));
 	size_t k = 0;
 	if (!args) {
 		cli_error("sandbox ssh: out of memory");
 		return CLI_EXIT_FAILURE;
 	}
 	args[k++] = (char *)"ssh";
+	/* ssh keeps the first value of an option: the user's come first. */
+	for (size_t i = 0; i < n_ssh_opts; i++) {
+		args[k++] = (char *)"-o";
+		args[k++] = (char *)ssh_opts[i];
+	}
 	args[k++] = (char *)"-o";
 	args[k++] = proxy.data;
 	args[k++] = (char *)"-o";
