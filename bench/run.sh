@@ -17,4 +17,5 @@ fi
 for t in bwrap podman crun; do command -v "$t" >/dev/null || echo "bench: $t not installed; its row is skipped (make bench installs it)" >&2; done
 echo "# $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), warren $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 node bench/bench.mjs
-exec node bench/pty.mjs
+node bench/pty.mjs
+exec node bench/ssh.mjs
