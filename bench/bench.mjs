@@ -2,6 +2,7 @@
 //   create -> first stdout byte of `echo`, through the SDK and through plain HTTP
 //   commands.run('true') round trip
 //   routing overhead: the agent's GET /health through warrend vs directly at the sandbox address
+//   port routing overhead: a server on port 8000 inside, by Host through warrend vs directly
 //   idle memory per sandbox (host RSS of its processes, and its memory cgroup usage)
 //   bwrap and podman (crun) starting an isolated `echo` on the same rootfs, for comparison
 // Env: WARREN_BENCH_N (runs per figure, default 100), WARREN_BENCH_IDLE (idle sandboxes, 20).
@@ -227,6 +228,53 @@ async function main() {
 			}
 			stats(label + ' (new connection)', xs);
 		}
+
+		// Port routing: a server inside the sandbox (node's http, keep-alive) fetched by Host <port>-<id>.<domain> through warrend vs at its address.
+		console.error('# port routing overhead: GET by Host via warrend vs direct (keep-alive)');
+		// node answers in one write with TCP_NODELAY; python's http.server writes head and body
+		// apart and meets the peer's delayed ACK (40 ms a request, either way).
+		await s.commands.run(`exec node -e "require('http').createServer((q, r) => r.end('x\\n')).listen(8000, '0.0.0.0')"`, {
+			background: true,
+		});
+		const getF = (agent, host, port, headers) =>
+			new Promise((resolve, reject) => {
+				const req = http.request({ host, port, path: '/f', agent, headers }, (res) => {
+					res.resume();
+					res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`GET /f ${res.statusCode}`))));
+				});
+				req.on('error', reject);
+				req.end();
+			});
+		const byHost = { Host: `8000-${s.sandboxId}.localhost` };
+		for (let i = 0; i < 100; i++) {
+			try {
+				await getF(false, u.hostname, u.port, byHost);
+				break;
+			} catch {
+				await sleep(100);
+			}
+		}
+		const p50 = {};
+		for (const [label, host, port, headers] of [
+			['port 8000 by Host via warrend', u.hostname, u.port, byHost],
+			['port 8000 direct', addr, 8000, {}],
+		]) {
+			const ka = new http.Agent({ keepAlive: true, maxSockets: 1 });
+			for (let i = 0; i < 10; i++) await getF(ka, host, port, headers);
+			xs = [];
+			for (let i = 0; i < N; i++) {
+				const t0 = now();
+				await getF(ka, host, port, headers);
+				xs.push(ms(t0));
+			}
+			ka.destroy();
+			p50[label] = stats(label + ' (keep-alive)', xs).median;
+		}
+		note(
+			'port routing overhead per request, p50 via - p50 direct (bar: <= 100 us)',
+			(p50['port 8000 by Host via warrend'] - p50['port 8000 direct']) * 1000,
+			'us',
+		);
 
 		console.error(`# idle memory: ${IDLE} sandboxes`);
 		const idle = await Promise.all(Array.from({ length: IDLE }, () => Sandbox.create({ timeoutMs: 600_000 })));

@@ -18,4 +18,5 @@ for t in bwrap podman crun; do command -v "$t" >/dev/null || echo "bench: $t not
 echo "# $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), warren $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 node bench/bench.mjs
 node bench/pty.mjs
+node bench/watch.mjs
 exec node bench/ssh.mjs

@@ -3,8 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build clang clang-format libclang-rt-14-dev
       libhttp-parser-dev libjansson-dev libsqlite3-dev libseccomp-dev libcap-dev
-      libmnl-dev libnftables-dev libcurl4-openssl-dev libcmocka-dev libssl-dev
-      nftables iproute2 nodejs npm tmux curl procps psmisc
+      libmnl-dev libnftables-dev libcurl4-openssl-dev libcmocka-dev libssl-dev nettle-dev zlib1g-dev
+      nftables iproute2 e2fsprogs nodejs npm tmux curl procps psmisc
       openssh-server openssh-client)
 if [ "${WARREN_BENCH_DEPS:-0}" = 1 ]; then pkgs+=(bubblewrap podman crun hyperfine); fi
 missing=()

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,6 +386,8 @@ static void conn_reset_request(struct http_conn *c)
 	c->continue_sent = false;
 	c->resp = HTTP_RESP_NONE;
 	c->resp_chunked = false;
+	c->resp_sized = false;
+	c->resp_left = 0;
 	c->is_head = false;
 	c->broken = false;
 }
@@ -651,10 +654,68 @@ int http_stream_start(struct http_conn *c, int status, const char *content_type,
 	return http_conn_sendv(c, &iov, 1);
 }
 
+int http_stream_start_sized(struct http_conn *c, int status, const char *content_type,
+                            const char *const *extra_headers, uint64_t length)
+{
+	struct iovec iov;
+	int r;
+
+	if (c->resp != HTTP_RESP_NONE)
+		return -EALREADY;
+	if (length > INT64_MAX)
+		return -EINVAL;
+	c->resp = HTTP_RESP_STREAMING;
+	if (c->dead)
+		return -ECONNRESET;
+	c->resp_sized = true;
+	c->resp_left = c->is_head ? 0 : length;
+	r = conn_build_head(c, status, content_type, extra_headers, (long long)length, false);
+	if (r < 0)
+		return r;
+	iov = (struct iovec){c->out.data, c->out.len};
+	return http_conn_sendv(c, &iov, 1);
+}
+
+ssize_t http_stream_sendfile(struct http_conn *c, int fd, size_t len)
+{
+	size_t sent = 0;
+
+	if (c->resp != HTTP_RESP_STREAMING || !c->resp_sized)
+		return -EINVAL;
+	if (c->dead)
+		return -ECONNRESET;
+	if (len > c->resp_left)
+		return -EMSGSIZE;
+	while (sent < len) {
+		size_t want = len - sent;
+		ssize_t n = sendfile(c->fd, fd, NULL, want > (1u << 30) ? (1u << 30) : want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* SO_SNDTIMEO expired: the client stopped reading. */
+			c->dead = true;
+			return -ETIMEDOUT;
+		}
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			c->dead = true;
+			return -ECONNRESET;
+		}
+		if (n < 0)
+			return -errno; /* the file's side failed: the client is intact */
+		if (n == 0)
+			break; /* the file ended early */
+		sent += (size_t)n;
+		c->resp_left -= (uint64_t)n;
+	}
+	return (ssize_t)sent;
+}
+
 int http_stream_write(struct http_conn *c, const void *data, size_t len)
 {
 	char size[24];
 	struct iovec iov[3];
+	int r;
 
 	if (c->resp != HTTP_RESP_STREAMING)
 		return -EINVAL;
@@ -663,6 +724,15 @@ int http_stream_write(struct http_conn *c, const void *data, size_t len)
 	/* A zero-length chunk would end the body. */
 	if (len == 0 || c->is_head)
 		return 0;
+	if (c->resp_sized) {
+		if (len > c->resp_left)
+			return -EMSGSIZE;
+		iov[0] = (struct iovec){(void *)data, len};
+		r = http_conn_sendv(c, iov, 1);
+		if (r == 0)
+			c->resp_left -= len;
+		return r;
+	}
 	if (!c->resp_chunked) {
 		iov[0] = (struct iovec){(void *)data, len};
 		return http_conn_sendv(c, iov, 1);
@@ -682,6 +752,11 @@ int http_stream_end(struct http_conn *c)
 	c->resp = HTTP_RESP_DONE;
 	if (c->dead)
 		return -ECONNRESET;
+	if (c->resp_sized && c->resp_left > 0) {
+		/* Fewer bytes than announced: only closing tells the client. */
+		c->close_after = true;
+		return -EPIPE;
+	}
 	if (!c->resp_chunked || c->is_head)
 		return 0;
 	return http_conn_sendv(c, &iov, 1);

@@ -86,6 +86,23 @@ int http_reply_error(struct http_conn *c, int status, const char *fmt, ...)
 int http_stream_start(struct http_conn *c, int status, const char *content_type,
                       const char *const *extra_headers);
 int http_stream_write(struct http_conn *c, const void *data, size_t len);
+/*
+ * Starts a response whose body is streamed with a known length (Content-Length,
+ * no chunking): http_stream_write and http_stream_sendfile then send raw bytes,
+ * at most length in total (-EMSGSIZE beyond). If http_stream_end comes before
+ * all of them were sent, the connection is closed after it (the client sees a
+ * truncated body) and it returns -EPIPE. HEAD requests get the head only.
+ */
+int http_stream_start_sized(struct http_conn *c, int status, const char *content_type,
+                            const char *const *extra_headers, uint64_t length);
+/*
+ * Sends up to len bytes from fd's current offset with sendfile(2), in a sized
+ * response only. Returns the number sent (less than len when the file ended),
+ * -ECONNRESET / -ETIMEDOUT when the client is gone or stopped reading, or
+ * another -errno when reading fd failed (the connection is then still usable
+ * for nothing but closing: end the stream).
+ */
+ssize_t http_stream_sendfile(struct http_conn *c, int fd, size_t len);
 /* Sends the last chunk. After this the request is complete. */
 int http_stream_end(struct http_conn *c);
 

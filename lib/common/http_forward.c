@@ -98,7 +98,7 @@ static bool dropped(const struct http_request *req, const char *name, const char
 	for (size_t i = 0; drop && drop[i]; i++)
 		if (strcasecmp(name, drop[i]) == 0)
 			return true;
-	/* "Connection: Upgrade" names it, but an upgrade must pass it on (WebSocket). */
+	/* "Connection: Upgrade" names it, yet an upgrade must pass it on (RFC 9110 7.8). */
 	if (req->upgrade && strcasecmp(name, "Upgrade") == 0)
 		return false;
 	return named_by_connection(req, name);

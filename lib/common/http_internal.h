@@ -10,6 +10,7 @@
 #include <http_parser.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "common/buf.h"
@@ -63,6 +64,8 @@ struct http_conn {
 
 	enum http_resp_state resp;
 	bool resp_chunked;
+	bool resp_sized; /* streamed with a Content-Length: resp_left bytes still owed */
+	uint64_t resp_left;
 	bool is_head;
 	bool close_after;
 	bool dead;   /* the client connection is unusable */

@@ -583,6 +583,17 @@ int net_detach(struct net_mgr *m, unsigned slot)
 	return r < 0 ? r : q;
 }
 
+int net_set_egress(struct net_mgr *m, unsigned slot, bool allow_internet,
+                   const struct net_cidr *allow, size_t n_allow, const struct net_cidr *deny,
+                   size_t n_deny, struct warren_error *err)
+{
+	struct in_addr addr;
+
+	if (net_slot_addr(m, slot, &addr) < 0)
+		return err_set(err, ERANGE, "slot %u does not fit the subnet", slot);
+	return nft_fw_egress_set(m->fw, addr, allow_internet, allow, n_allow, deny, n_deny, err);
+}
+
 int net_setup_inside(struct in_addr addr, unsigned prefix, struct in_addr gw)
 {
 	char buf[512] __attribute__((aligned(8))) = {0};

@@ -54,6 +54,21 @@ int net_attach(struct net_mgr *m, unsigned slot, pid_t pid, bool allow_internet,
 /* Removes the host end (gone already if the namespace died) and the slot's firewall state. */
 int net_detach(struct net_mgr *m, unsigned slot);
 
+/* An IPv4 destination block of an egress rule; addr in network order, host bits ignored. */
+struct net_cidr {
+	struct in_addr addr;
+	unsigned prefix; /* 0..32 */
+};
+#define NET_EGRESS_MAX 128
+/*
+ * Replaces the egress rules of slot's sandbox (which must be attached): internet
+ * access on or off, destinations always allowed (allowOut, before the internet
+ * check) and denied (denyOut). Empty lists remove the rules. Lasts until
+ * net_detach; survives a restart of warrend (the firewall keeps it).
+ */
+int net_set_egress(struct net_mgr *m, unsigned slot, bool allow_internet,
+                   const struct net_cidr *allow, size_t n_allow, const struct net_cidr *deny,
+                   size_t n_deny, struct warren_error *err);
 /*
  * Runs inside the sandbox's network namespace (in the setup child, before exec):
  * brings lo and eth0 up, sets addr/prefix on eth0 and a default route via gw.

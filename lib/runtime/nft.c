@@ -92,14 +92,23 @@ static bool nft_name_valid(const char *s)
 
 /*
  * The whole ruleset; %1$s is the bridge (and table) name, %2$s its subnet.
- * "add" + "flush" first, so an existing table keeps its sets' elements and
- * loses only its old rules; the blocks then add to the emptied chains.
+ * "add" + "flush" of the base chains first, so an existing table keeps its
+ * sets' elements and the sandboxes' egress chains (see nft_fw_egress_set)
+ * and loses only its old base rules; the blocks then add to the emptied chains.
  */
 static const char fw_rules[] =
     "add table inet %1$s\n"
-    "flush table inet %1$s\n"
+    "add chain inet %1$s input { type filter hook input priority filter; policy accept; }\n"
+    "flush chain inet %1$s input\n"
+    "add chain inet %1$s forward { type filter hook forward priority filter; policy accept; }\n"
+    "flush chain inet %1$s forward\n"
+    "add chain inet %1$s postrouting { type nat hook postrouting priority srcnat; "
+    "policy accept; }\n"
+    "flush chain inet %1$s postrouting\n"
     "table inet %1$s {\n"
     "  set inet_ok { type ipv4_addr; }\n"
+    /* Sandbox address -> its egress chain (allowOut / denyOut), when it has rules. */
+    "  map egress { type ipv4_addr : verdict; }\n"
     "  chain input {\n"
     "    type filter hook input priority filter; policy accept;\n"
     /* The host's services, loopback-bound ones included, are not for sandboxes. */
@@ -115,6 +124,8 @@ static const char fw_rules[] =
     /* Link-local covers the cloud metadata services (instance credentials). */
     "    iifname \"%1$s\" ip daddr 169.254.0.0/16 drop\n"
     "    iifname \"%1$s\" ip saddr != %2$s drop\n"
+    /* allowOut accepts (before the internet check), denyOut drops, else fall through. */
+    "    iifname \"%1$s\" ip saddr vmap @egress\n"
     "    iifname \"%1$s\" ip saddr != @inet_ok drop\n"
     "    iifname \"%1$s\" accept\n"
     "    oifname \"%1$s\" ct state established,related accept\n"
@@ -238,7 +249,7 @@ static void fw_script_slot(struct nft_fw *fw, struct nft_script *s, const char *
  * (one transaction) straight to the kernel: libnftables would first fetch
  * the ruleset into its cache, which costs milliseconds on a busy host.
  */
-enum { ELEM_PORTS, ELEM_SLOTS, ELEM_INET_OK };
+enum { ELEM_PORTS, ELEM_SLOTS, ELEM_INET_OK, ELEM_EGRESS };
 
 struct elem_op {
 	bool del;
@@ -282,7 +293,7 @@ static void batch_marker(char *buf, uint16_t type, uint32_t seq)
 static void elem_msg(char *buf, const struct nft_fw *fw, uint16_t msg, uint16_t flags, uint32_t seq,
                      int which, const char *ifname, const uint8_t mac[6], struct in_addr addr)
 {
-	static const char *const set_names[] = {"ports", "slots", "inet_ok"};
+	static const char *const set_names[] = {"ports", "slots", "inet_ok", "egress"};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 	struct nlattr *list, *elem, *key;
@@ -293,7 +304,7 @@ static void elem_msg(char *buf, const struct nft_fw *fw, uint16_t msg, uint16_t 
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
 	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = which == ELEM_INET_OK ? NFPROTO_INET : NFPROTO_BRIDGE;
+	nfg->nfgen_family = which >= ELEM_INET_OK ? NFPROTO_INET : NFPROTO_BRIDGE;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, fw->bridge);
@@ -448,6 +459,8 @@ out_close:
 	return r;
 }
 
+static int fw_egress_drop_stale(struct nft_fw *fw, struct in_addr addr, struct warren_error *err);
+
 int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
                     struct in_addr addr, bool allow_internet, struct warren_error *err)
 {
@@ -466,6 +479,10 @@ int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
 
 	if (!ifname_valid(ifname))
 		return err_set(err, EINVAL, "invalid interface name");
+	/* Egress rules a crashed predecessor in this slot left behind are not ours. */
+	r = fw_egress_drop_stale(fw, addr, err);
+	if (r < 0)
+		return r;
 	r = fw_elems_raw(fw, ops, allow_internet ? 3 : 2, ifname, mac, addr);
 	if (r == 0 && !allow_internet) {
 		r = fw_elem_exists(fw, ELEM_INET_OK, ifname, mac, addr);
@@ -491,13 +508,109 @@ int nft_fw_slot_del(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
 	};
 	struct nft_script s = {0};
 	char a[INET_ADDRSTRLEN];
+	int r;
 
 	if (!ifname_valid(ifname))
 		return err_set(err, EINVAL, "invalid interface name");
+	r = fw_egress_drop_stale(fw, addr, err);
 	if (fw_elems_raw(fw, ops, ARRAY_SIZE(ops), ifname, mac, addr) == 0)
-		return 0;
+		return r;
 	inet_ntop(AF_INET, &addr, a, sizeof(a));
 	fw_script_slot(fw, &s, "add", ifname, mac, a);
 	fw_script_slot(fw, &s, "delete", ifname, mac, a);
+	return fw_run(fw, &s, err) < 0 ? -EIO : r;
+}
+
+/* ---- egress rules (allowOut / denyOut) ---- */
+
+static void egress_chain(struct in_addr addr, char out[16])
+{
+	snprintf(out, 16, "e%08x", (unsigned)ntohl(addr.s_addr));
+}
+
+/* Removes the address's map element and chain whether or not they exist. */
+static void fw_script_egress_clear(struct nft_fw *fw, struct nft_script *s, const char *a,
+                                   const char *chain)
+{
+	const char *b = fw->bridge;
+
+	ns_add(s, "add chain inet %s %s\n", b, chain);
+	ns_add(s, "add element inet %s egress { %s : jump %s }\n", b, a, chain);
+	ns_add(s, "delete element inet %s egress { %s }\n", b, a);
+	ns_add(s, "flush chain inet %s %s\n", b, chain);
+	ns_add(s, "delete chain inet %s %s\n", b, chain);
+}
+
+static void fw_script_cidrs(struct nft_script *s, const struct net_cidr *v, size_t n)
+{
+	char a[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < n; i++) {
+		struct in_addr x = {htonl(v[i].prefix ? ntohl(v[i].addr.s_addr) &
+		                                            (0xffffffffu << (32 - v[i].prefix))
+		                                      : 0)};
+		inet_ntop(AF_INET, &x, a, sizeof(a));
+		ns_add(s, "%s%s/%u", i ? ", " : "", a, v[i].prefix);
+	}
+}
+
+/* The common path costs one element lookup; the clean-up only runs when something is there. */
+static int fw_egress_drop_stale(struct nft_fw *fw, struct in_addr addr, struct warren_error *err)
+{
+	struct nft_script s = {0};
+	char a[INET_ADDRSTRLEN], chain[16];
+	static const uint8_t nomac[6];
+	int r = fw_elem_exists(fw, ELEM_EGRESS, "", nomac, addr);
+
+	if (r == 0)
+		return 0;
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	egress_chain(addr, chain);
+	fw_script_egress_clear(fw, &s, a, chain);
 	return fw_run(fw, &s, err);
+}
+
+int nft_fw_egress_set(struct nft_fw *fw, struct in_addr addr, bool allow_internet,
+                      const struct net_cidr *allow, size_t n_allow, const struct net_cidr *deny,
+                      size_t n_deny, struct warren_error *err)
+{
+	struct nft_script *s;
+	char a[INET_ADDRSTRLEN], chain[16];
+	const char *b = fw->bridge;
+	int r;
+
+	if (n_allow > NFT_EGRESS_MAX || n_deny > NFT_EGRESS_MAX)
+		return err_set(err, E2BIG, "at most %d egress rules of each kind", NFT_EGRESS_MAX);
+	for (size_t i = 0; i < n_allow + n_deny; i++)
+		if ((i < n_allow ? allow[i] : deny[i - n_allow]).prefix > 32)
+			return err_set(err, EINVAL, "invalid CIDR prefix");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(err, ENOMEM, "out of memory");
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	egress_chain(addr, chain);
+	/* One transaction: the old rules hold until the new ones replace them. */
+	ns_add(s, "add element inet %s inet_ok { %s }\n", b, a);
+	if (!allow_internet)
+		ns_add(s, "delete element inet %s inet_ok { %s }\n", b, a);
+	if (n_allow + n_deny == 0) {
+		fw_script_egress_clear(fw, s, a, chain);
+	} else {
+		ns_add(s, "add chain inet %s %s\n", b, chain);
+		ns_add(s, "flush chain inet %s %s\n", b, chain);
+		if (n_allow) {
+			ns_add(s, "add rule inet %s %s ip daddr { ", b, chain);
+			fw_script_cidrs(s, allow, n_allow);
+			ns_add(s, " } accept\n");
+		}
+		if (n_deny) {
+			ns_add(s, "add rule inet %s %s ip daddr { ", b, chain);
+			fw_script_cidrs(s, deny, n_deny);
+			ns_add(s, " } drop\n");
+		}
+		ns_add(s, "add element inet %s egress { %s : jump %s }\n", b, a, chain);
+	}
+	r = fw_run(fw, s, err);
+	free(s);
+	return r;
 }

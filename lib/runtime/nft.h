@@ -30,6 +30,10 @@
 
 #include <warren/error.h>
 
+#include "runtime/net.h"
+
+#define NFT_EGRESS_MAX NET_EGRESS_MAX
+
 struct nft_fw;
 
 /* bridge: [a-z][a-z0-9_-]{0,14}; net/prefix: the bridge's IPv4 subnet. */
@@ -47,5 +51,18 @@ int nft_fw_slot_add(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
 /* Removes what nft_fw_slot_add added; 0 when nothing was there. */
 int nft_fw_slot_del(struct nft_fw *fw, const char *ifname, const uint8_t mac[6],
                     struct in_addr addr, struct warren_error *err);
+
+/*
+ * Sets a sandbox's egress rules, replacing any before, in one transaction:
+ * internet access (its address in or out of "inet_ok") and, when there are
+ * CIDRs, a chain "e<address in hex>" reached through the map "egress" from
+ * the forward chain: destinations in allow are accepted (even without internet
+ * access), in deny dropped, the rest falls through to the internet check. No
+ * CIDRs: the chain and map element go. The bridge's subnet, link-local and IPv6
+ * stay closed whatever the rules say. nft_fw_slot_add/del drop what is left.
+ */
+int nft_fw_egress_set(struct nft_fw *fw, struct in_addr addr, bool allow_internet,
+                      const struct net_cidr *allow, size_t n_allow, const struct net_cidr *deny,
+                      size_t n_deny, struct warren_error *err);
 
 #endif

@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/cgroup.h"
+#include "runtime/disk.h"
 #include "runtime/net.h"
 
 #define DEFAULT_UID_BASE 1000000u
@@ -482,13 +483,19 @@ static int prepare_dirs(struct rt *rt, const struct rt_spec *spec, uint32_t base
 	static const struct {
 		const char *name;
 		mode_t mode;
-	} subs[] = {{"upper", 0755}, {"work", 0700}, {"root", 0755}};
-	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+	} subs[] = {{"root", 0755}, {"upper", 0755}, {"work", 0700}};
+	/* With a disk of its own, upper and work live on it (disk.h). */
+	for (size_t i = 0; i < (spec->disk_mb ? 1 : ARRAY_SIZE(subs)); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subs[i].name);
 		if (mkdir(path, subs[i].mode) < 0 || chown(path, base, base) < 0)
 			return err_set(err, errno, "creating %s: %s", path, strerror(errno));
 	}
-	snprintf(path, sizeof(path), "%s/upper", dir);
+	if (spec->disk_mb) {
+		r = disk_create(dir, spec->disk_mb, base, err);
+		if (r < 0)
+			return r;
+	}
+	snprintf(path, sizeof(path), "%s%s/upper", dir, spec->disk_mb ? "/disk" : "");
 	_cleanup_close_ int upper_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper_fd < 0)
 		return err_set(err, errno, "opening %s: %s", path, strerror(errno));
@@ -612,12 +619,20 @@ static int remove_tree(const char *path)
 	return remove_tree_at(AT_FDCWD, path);
 }
 
+/* Unmounts the sandbox's disk (if any), then removes its directory. */
+static int remove_sandbox_dir(const char *dir)
+{
+	int r = disk_destroy(dir), q = remove_tree(dir);
+
+	return r < 0 ? r : q;
+}
+
 static void remove_dir(struct rt *rt, const char *id)
 {
 	char dir[4096];
 
 	if (sandbox_dir(rt, id, NULL, dir, sizeof(dir)) == 0)
-		remove_tree(dir);
+		remove_sandbox_dir(dir);
 }
 
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
@@ -662,8 +677,9 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	if (sandbox_dir(rt, spec->id, NULL, p->dir, sizeof(p->dir)) < 0 ||
 	    template_rootfs_path(rt, spec->template_id, p->lower, sizeof(p->lower)) < 0)
 		return err_set(err, ENAMETOOLONG, "state path too long");
-	snprintf(p->upper, sizeof(p->upper), "%s/upper", p->dir);
-	snprintf(p->work, sizeof(p->work), "%s/work", p->dir);
+	const char *layers = spec->disk_mb ? "/disk" : "";
+	snprintf(p->upper, sizeof(p->upper), "%s%s/upper", p->dir, layers);
+	snprintf(p->work, sizeof(p->work), "%s%s/work", p->dir, layers);
 	snprintf(p->root, sizeof(p->root), "%s/root", p->dir);
 	r = mnt_format_overlay_opts(p->opts, sizeof(p->opts), p->lower, p->upper, p->work);
 	if (r < 0)
@@ -853,7 +869,7 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 	}
 	q = sandbox_dir(rt, id, NULL, dir, sizeof(dir));
 	if (q == 0)
-		q = remove_tree(dir);
+		q = remove_sandbox_dir(dir);
 	if (q < 0 && r == 0)
 		r = q;
 	log_sbx(LOG_DEBUG, id, "destroyed in %.2f ms (kill %.2f, cgroups %.2f) (%s)",
@@ -911,10 +927,44 @@ int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), vo
 		/* A name that is no valid id was never ours to create: remove it too. */
 		if (id_valid(de->d_name) && keep(de->d_name, ud))
 			continue;
+		/* Its disk first: the walk below does not cross into a mount. */
+		if (snprintf(path, sizeof(path), "%s/sandboxes/%s", rt->state_dir, de->d_name) <
+		    (int)sizeof(path))
+			disk_destroy(path);
 		int r = remove_tree_at(dfd, de->d_name);
 		if (r < 0 && c.result == 0)
 			c.result = r;
 	}
 	closedir(d);
 	return c.result;
+}
+
+int rt_disk_attach(struct rt *rt, const char *id, struct warren_error *err)
+{
+	char dir[4096];
+
+	if (!id_valid(id))
+		return err_set(err, EINVAL, "invalid sandbox id");
+	if (sandbox_dir(rt, id, NULL, dir, sizeof(dir)) < 0)
+		return err_set(err, ENAMETOOLONG, "state path too long");
+	return disk_attach(dir, err);
+}
+
+int rt_disk_usage(struct rt *rt, const char *id, uint64_t *ret_used, uint64_t *ret_total)
+{
+	struct disk_usage u;
+	char dir[4096];
+	int r;
+
+	if (!id_valid(id))
+		return -EINVAL;
+	r = sandbox_dir(rt, id, NULL, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	r = disk_usage(dir, &u);
+	if (r < 0)
+		return r;
+	*ret_used = u.used_bytes;
+	*ret_total = u.total_bytes;
+	return 0;
 }

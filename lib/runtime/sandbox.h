@@ -10,7 +10,9 @@
  * leader of new user, pid, mount, net, uts, ipc and cgroup namespaces:
  *  - uid/gid 0..65535 inside map to host [uid_base + slot*65536, +65536);
  *  - root is an overlay: lower = <state>/templates/<t>/rootfs (read-only,
- *    host-owned), upper/work = <state>/sandboxes/<id>/{upper,work}, plus
+ *    host-owned), upper/work = <state>/sandboxes/<id>/disk/{upper,work} on
+ *    the sandbox's own disk of disk_mb MiB (disk.h: its size is the quota;
+ *    without one, <id>/{upper,work} on the state directory), plus
  *    /usr bind-mounted read-only from the host; entered with pivot_root;
  *    fresh /proc (with /proc/sys read-only), minimal /dev (null zero full
  *    random urandom tty, devpts newinstance for ptys, /dev/shm tmpfs), tmpfs /tmp;
@@ -56,6 +58,7 @@ struct rt_spec {
 	unsigned cpu_count;
 	unsigned memory_mb;
 	unsigned pids_max;
+	unsigned disk_mb; /* its own disk of that many MiB (DISK_MB_MIN..MAX); 0: none */
 	bool allow_internet;
 	char *const *agent_env; /* NULL-terminated "KEY=value" */
 	int ready_timeout_ms;   /* 0 means 5000 */
@@ -90,7 +93,17 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 /* After a restart: is (pid, start_time) still that sandbox's init? Returns a pidfd or -ESRCH. */
 int rt_adopt(struct rt *rt, pid_t pid, uint64_t start_time);
 
-/* Removes sandbox directories and cgroups whose id keep(id, ud) rejects (orphans). */
+/*
+ * Mounts a kept sandbox's disk again where needed (disk_attach): after a warrend
+ * restart (a no-op while the mount is there) or a reboot (the image survives,
+ * the mount does not) before its processes are brought back. -ENOENT: no disk.
+ */
+int rt_disk_attach(struct rt *rt, const char *id, struct warren_error *err);
+
+/* Bytes used and the size of a sandbox's disk (statfs). -ENOTCONN: not mounted. */
+int rt_disk_usage(struct rt *rt, const char *id, uint64_t *ret_used, uint64_t *ret_total);
+
+/* Removes sandbox directories (disks included) and cgroups whose id keep(id, ud) rejects. */
 int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), void *ud);
 
 #endif

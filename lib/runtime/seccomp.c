@@ -138,6 +138,19 @@ static const struct sock_filter personality_prefix[] = {
     /* 13: libseccomp's program follows */
 };
 
+/* Argument comparisons with every field set (libseccomp's SCMP_A<n> macros
+ * leave datum_b implicit, which clang's -Wmissing-field-initializers rejects). */
+static struct scmp_arg_cmp arg_eq(unsigned int arg, scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_masked(unsigned int arg, scmp_datum_t mask, scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){
+	    .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value};
+}
+
 static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 {
 	const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
@@ -161,23 +174,21 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 		return err_set(err, -r, "seccomp rule for clone3: %s", strerror(-r));
 
 	for (size_t i = 0; i < ARRAY_SIZE(clone_ns_flags); i++) {
-		r = seccomp_rule_add(
-		    ctx, eperm, SCMP_SYS(clone), 1,
-		    SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
+		                     arg_masked(0, clone_ns_flags[i], clone_ns_flags[i]));
 		if (r < 0)
 			return err_set(err, -r, "seccomp rule for clone: %s", strerror(-r));
 	}
 
 	/* Raw packet access: AF_PACKET at all, SOCK_RAW for IP. Netlink also uses
 	 * SOCK_RAW (ip(8), getifaddrs) and stays allowed. */
-	r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+	r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, arg_eq(0, AF_PACKET));
 	if (r >= 0)
-		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_INET),
-		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, arg_eq(0, AF_INET),
+		                     arg_masked(1, 0xf, SOCK_RAW));
 	if (r >= 0)
-		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2,
-		                     SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, arg_eq(0, AF_INET6),
+		                     arg_masked(1, 0xf, SOCK_RAW));
 	if (r < 0)
 		return err_set(err, -r, "seccomp rule for socket: %s", strerror(-r));
 
@@ -186,10 +197,10 @@ static int add_rules(scmp_filter_ctx ctx, struct warren_error *err)
 	static const uint64_t dev_types[] = {S_IFCHR, S_IFBLK};
 	for (size_t i = 0; i < ARRAY_SIZE(dev_types); i++) {
 		r = seccomp_rule_add(ctx, eperm, SCMP_SYS(mknod), 1,
-		                     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
+		                     arg_masked(1, S_IFMT, dev_types[i]));
 		if (r >= 0)
 			r = seccomp_rule_add(ctx, eperm, SCMP_SYS(mknodat), 1,
-			                     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i]));
+			                     arg_masked(2, S_IFMT, dev_types[i]));
 		if (r < 0)
 			return err_set(err, -r, "seccomp rule for mknod: %s", strerror(-r));
 	}

@@ -24,8 +24,10 @@
 #include "common/util.h"
 #include "config.h"
 #include "connect.h"
+#include "files_http.h"
 #include "pjson.h"
 #include "proc.h"
+#include "rpc_fs.h"
 #include "rpc_process.h"
 #include "state.h"
 
@@ -37,6 +39,7 @@ struct agent {
 	struct agent_state st;
 	struct proc_table *procs;
 	struct rpc_process rpc;
+	struct rpc_fs fs;
 	struct http_server *srv;
 	bool is_init;
 };
@@ -153,8 +156,12 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 		serve_init(a, c, req);
 		return;
 	}
-	if (!(strcmp(path, "/files") == 0 && (get || post)) &&
-	    !agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token"))) {
+	/* /files checks the token itself: a signed URL may stand in for it. */
+	if (strcmp(path, "/files") == 0) {
+		files_http_serve(&a->st, c, req);
+		return;
+	}
+	if (!agent_state_token_ok(&a->st, http_header_get(req, "X-Access-Token"))) {
 		reply_json_error(c, 401,
 		                 "unauthorized access, please provide a valid access token "
 		                 "or method signing if supported");
@@ -169,15 +176,19 @@ static void handle(struct http_conn *c, struct http_request *req, void *userdata
 		return;
 	}
 	if (starts_with(path, "/filesystem.Filesystem/", &method)) {
-		rpc_reply_unimplemented(c, req, "filesystem.Filesystem");
+		if (!post) {
+			reply_json_error(c, 405, "method not allowed");
+			return;
+		}
+		rpc_fs_serve(&a->fs, c, req, method);
 		return;
 	}
 	if (strcmp(path, "/envs") == 0 && get) {
 		serve_envs(a, c);
 		return;
 	}
-	if (strcmp(path, "/files") == 0 || strcmp(path, "/files/compose") == 0) {
-		reply_json_error(c, 501, "file transfer is not implemented yet");
+	if (strcmp(path, "/files/compose") == 0) {
+		reply_json_error(c, 501, "/files/compose is not implemented");
 		return;
 	}
 	reply_json_error(c, 404, "not found");
@@ -355,6 +366,10 @@ int main(void)
 	}
 	a.rpc.st = &a.st;
 	a.rpc.procs = a.procs;
+	if (rpc_fs_init(&a.fs, &a.st) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 
 	cfg.host = host && *host ? host : "0.0.0.0";
 	cfg.port = port;
@@ -390,6 +405,7 @@ int main(void)
 	 */
 	proc_table_shutdown(a.procs);
 	http_server_free(a.srv);
+	rpc_fs_release(&a.fs);
 	proc_table_free(a.procs);
 	agent_state_release(&a.st);
 	free(host);

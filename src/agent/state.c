@@ -86,6 +86,20 @@ bool agent_state_token_ok(struct agent_state *st, const char *token)
 	return ok;
 }
 
+int agent_state_token_copy(struct agent_state *st, char **ret)
+{
+	int r = 0;
+
+	*ret = NULL;
+	pthread_mutex_lock(&st->lock);
+	if (st->access_token) {
+		*ret = strdup(st->access_token);
+		r = *ret ? 1 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
 json_t *agent_state_default_env(struct agent_state *st)
 {
 	json_t *env;

@@ -41,6 +41,9 @@ int agent_state_set(struct agent_state *st, char **field, const char *value);
 /* True when the request may proceed: no token set, or token equals the given one. */
 bool agent_state_token_ok(struct agent_state *st, const char *token);
 
+/* A copy of the token in *ret (caller frees): 1, 0 when none is set (*ret NULL), or -ENOMEM. */
+int agent_state_token_copy(struct agent_state *st, char **ret);
+
 /*
  * Appends the default environment to out as "K=V" strings in order:
  * env vars, E2B_SANDBOX=true, E2B_SANDBOX_ID, E2B_TEMPLATE_ID.

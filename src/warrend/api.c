@@ -91,6 +91,7 @@ enum route {
 	R_LOGS,
 	R_METRICS,
 	R_TEMPLATES,
+	R_NETWORK,
 	R_UNSUPPORTED, /* an E2B endpoint warren does not implement (yet) */
 	R_BAD_METHOD,
 };
@@ -143,6 +144,8 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return get ? R_LOGS : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "metrics"))
 		return get ? R_METRICS : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "network"))
+		return strcmp(m, "PUT") == 0 ? R_NETWORK : R_BAD_METHOD;
 	for (size_t i = 0; s->n == base + 3 && i < ARRAY_SIZE(unsupported_actions); i++)
 		if (seg_is(s, base + 2, unsupported_actions[i]))
 			return R_UNSUPPORTED;
@@ -152,7 +155,7 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 static bool route_has_body(enum route r)
 {
 	return r == R_CREATE_V1 || r == R_CREATE_V2 || r == R_TIMEOUT || r == R_CONNECT_V1 ||
-	       r == R_CONNECT_V2;
+	       r == R_CONNECT_V2 || r == R_NETWORK;
 }
 
 static void control_plane(struct api *api, struct http_conn *c, struct http_request *req)
@@ -259,6 +262,9 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		break;
 	case R_TEMPLATES:
 		api_template_list(&x);
+		break;
+	case R_NETWORK:
+		api_sandbox_network(&x);
 		break;
 	default:
 		http_reply_error(c, 404, "Not found");

@@ -35,6 +35,7 @@ struct api {
 	unsigned tpl_memory_mb;
 	unsigned tpl_disk_mb;
 	int64_t started_ms; /* when warrend started: the template's createdAt */
+	const char *domain; /* --domain: the Sandbox answers' "domain" (NULL: null) */
 };
 
 /* http_handler_fn; userdata is a struct api. */
@@ -58,6 +59,8 @@ void api_sandbox_set_timeout(struct api_route_ctx *x);
 void api_sandbox_logs(struct api_route_ctx *x);
 void api_sandbox_metrics(struct api_route_ctx *x);
 void api_template_list(struct api_route_ctx *x);
+/* PUT /sandboxes/{id}/network (api_network.c parses, the registry applies). */
+void api_sandbox_network(struct api_route_ctx *x);
 
 /* Sends json (consumed) with status; 500 when it cannot be serialised. */
 void api_reply_json(struct http_conn *c, int status, json_t *json, const char *const *hdrs);

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_network.h"
 #include "common/error.h"
+#include "runtime/disk.h"
 
 void api_create_req_release(struct api_create_req *r)
 {
@@ -15,8 +17,10 @@ void api_create_req_release(struct api_create_req *r)
 		return;
 	free(r->metadata_json);
 	free(r->env_json);
+	free(r->network);
 	r->metadata_json = NULL;
 	r->env_json = NULL;
+	r->network = NULL;
 }
 
 static json_t *parse_object(const char *body, size_t len, struct warren_error *err)
@@ -173,11 +177,34 @@ int api_parse_create(const char *body, size_t len, struct api_create_req *ret,
 	    (r = check_bool(root, "autoPauseMemory", err)) < 0 ||
 	    (r = check_bool(root, "secure", err)) < 0 ||
 	    (r = check_type(root, "autoResume", JSON_OBJECT, "an object", err)) < 0 ||
-	    (r = check_type(root, "network", JSON_OBJECT, "an object", err)) < 0 ||
 	    (r = check_type(root, "mcp", JSON_OBJECT, "an object or null", err)) < 0 ||
 	    (r = check_type(root, "volumeMounts", JSON_ARRAY, "an array", err)) < 0 ||
 	    (r = check_type(root, "iam", JSON_OBJECT, "an object", err)) < 0)
 		goto out;
+	/* A warren extension (the SDK never sends it): a sandbox with a smaller disk. */
+	v = field(root, "diskSizeMB");
+	if (v) {
+		json_int_t mb = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (mb < DISK_MB_MIN || mb > DISK_MB_MAX) {
+			r = err_set(err, EINVAL,
+			            "field 'diskSizeMB' must be an integer from %u to %u",
+			            DISK_MB_MIN, DISK_MB_MAX);
+			goto out;
+		}
+		req.disk_mb = (unsigned)mb;
+	}
+	req.secure = json_is_true(field(root, "secure"));
+	v = field(root, "network");
+	if (v) {
+		req.network = malloc(sizeof(*req.network));
+		if (!req.network) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = api_network_parse(v, false, req.network, err);
+		if (r < 0)
+			goto out;
+	}
 	r = get_string_map(root, "metadata", false, &req.metadata_json, err);
 	if (r < 0)
 		goto out;

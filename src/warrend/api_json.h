@@ -28,12 +28,17 @@
 #define API_ENV_VALUE_MAX 65536
 
 /* A validated create request (POST /sandboxes and /v2/sandboxes). */
+struct api_network;
+
 struct api_create_req {
 	char template_id[API_TEMPLATE_ID_MAX + 1];
 	int timeout_s;
 	bool allow_internet;
+	unsigned disk_mb;    /* warren's extension diskSizeMB (MiB); 0: the template's size */
 	char *metadata_json; /* compact JSON object of strings, owned */
 	char *env_json;      /* compact JSON object of strings, owned */
+	bool secure;         /* issue an envd access token (api_network.h for the rest) */
+	struct api_network *network; /* "network", owned; NULL when absent */
 };
 void api_create_req_release(struct api_create_req *r);
 

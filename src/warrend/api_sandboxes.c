@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "api_network.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/cgroup.h"
@@ -25,15 +26,24 @@ static void reply_not_found(struct api_route_ctx *x)
 }
 
 /* The Sandbox schema (create and connect answers). */
-static json_t *sandbox_json(const struct registry_info *i)
+static json_t *sandbox_json(const struct api *a, const struct registry_info *i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "templateID", i->template_id,
-	                 "sandboxID", i->id, "alias", i->template_id, "clientID", CLIENT_ID,
-	                 "envdVersion", WARREN_ENVD_VERSION, "domain");
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "templateID", i->template_id,
+	                      "sandboxID", i->id, "alias", i->template_id, "clientID", CLIENT_ID,
+	                      "envdVersion", WARREN_ENVD_VERSION, "domain", a->domain);
+
+	/* The SDK sends X-Access-Token (and the traffic token) only when these are here. */
+	if (o && i->envd_token[0])
+		json_object_set_new(o, "envdAccessToken", json_string(i->envd_token));
+	if (o)
+		json_object_set_new(o, "trafficAccessToken",
+		                    i->traffic_token[0] ? json_string(i->traffic_token)
+		                                        : json_null());
+	return o;
 }
 
 /* ListedSandbox; SandboxDetail adds a few fields when detail is set. */
-static json_t *listed_json(const struct registry_info *i, bool detail)
+static json_t *listed_json(const struct api *a, const struct registry_info *i, bool detail)
 {
 	char started[32], end[32];
 	json_t *meta = json_loads(i->metadata_json ? i->metadata_json : "{}", 0, NULL), *o;
@@ -50,8 +60,12 @@ static json_t *listed_json(const struct registry_info *i, bool detail)
 	              "memoryMB", (int)i->memory_mb, "diskSizeMB", (int)i->disk_mb, "metadata",
 	              meta, "state", "running", "envdVersion", WARREN_ENVD_VERSION);
 	if (o && detail) {
-		json_object_set_new(o, "domain", json_null());
+		json_object_set_new(o, "domain", a->domain ? json_string(a->domain) : json_null());
 		json_object_set_new(o, "allowInternetAccess", json_boolean(i->allow_internet));
+		if (i->envd_token[0])
+			json_object_set_new(o, "envdAccessToken", json_string(i->envd_token));
+		if (i->network)
+			json_object_set_new(o, "network", api_network_json(i->network));
 		json_object_set_new(o, "lifecycle",
 		                    json_pack("{s:s, s:b}", "onTimeout", "kill", "autoResume", 0));
 	}
@@ -70,6 +84,15 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
 		return;
 	}
+	/* diskSizeMB may make a sandbox's disk smaller than the template's, not larger. */
+	if (req.disk_mb > x->api->tpl_disk_mb) {
+		http_reply_error(x->c, 400, "field 'diskSizeMB' must be at most %u here",
+		                 x->api->tpl_disk_mb);
+		api_create_req_release(&req);
+		return;
+	}
+	if (req.disk_mb == x->api->tpl_disk_mb)
+		req.disk_mb = 0;
 	/* A ready pooled sandbox when one fits, else a cold one. */
 	r = pool_claim(x->api->pool, &req, &info);
 	if (r == -ENOENT)
@@ -91,7 +114,7 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, 500, "Cannot create the sandbox: %s", err.msg);
 		return;
 	}
-	api_reply_json(x->c, 201, sandbox_json(&info), NULL);
+	api_reply_json(x->c, 201, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -115,7 +138,7 @@ void api_sandbox_connect(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, 500, "Cannot connect: %s", strerror(-r));
 		return;
 	}
-	api_reply_json(x->c, 200, sandbox_json(&info), NULL);
+	api_reply_json(x->c, 200, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -151,7 +174,7 @@ void api_sandbox_get(struct api_route_ctx *x)
 		http_reply_error(x->c, 500, "out of memory");
 		return;
 	}
-	api_reply_json(x->c, 200, listed_json(&info, true), NULL);
+	api_reply_json(x->c, 200, listed_json(x->api, &info, true), NULL);
 	registry_info_release(&info);
 }
 
@@ -209,6 +232,32 @@ void api_sandbox_metrics(struct api_route_ctx *x)
 	}
 	registry_info_release(&info);
 	api_reply_json(x->c, 200, arr, NULL);
+}
+
+void api_sandbox_network(struct api_route_ctx *x)
+{
+	struct warren_error err = {0};
+	struct api_network *n = malloc(sizeof(*n));
+	int r;
+
+	if (!n) {
+		http_reply_error(x->c, 500, "out of memory");
+		return;
+	}
+	r = api_parse_network_update(x->body, x->body_len, n, &err);
+	if (r < 0) {
+		http_reply_error(x->c, r == -ENOMEM ? 500 : 400, "%s", err.msg);
+		goto out;
+	}
+	r = registry_update_network(x->api->reg, x->id, n, &err);
+	if (r == -ENOENT)
+		reply_not_found(x);
+	else if (r < 0)
+		http_reply_error(x->c, 500, "Cannot update the network: %s", err.msg);
+	else
+		http_reply(x->c, 204, NULL, NULL, 0);
+out:
+	free(n);
 }
 
 /* GET /templates: the one built-in template. */
@@ -327,7 +376,7 @@ void api_sandbox_list(struct api_route_ctx *x)
 			         infos[last].id);
 			break;
 		}
-		json_array_append_new(arr, listed_json(in, false));
+		json_array_append_new(arr, listed_json(x->api, in, false));
 		last = i;
 		taken++;
 	}

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "pool.h"
+#include "egress.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -27,7 +28,6 @@
 /* The base template's resources (WIRE: cpuCount/memoryMB/diskSizeMB come from the template). */
 #define BASE_CPU_COUNT 2
 #define BASE_MEMORY_MB 512
-#define BASE_DISK_MB 10240
 #define BASE_PIDS_MAX 4096
 
 /* Only for the signal handler: http_server_stop is async-signal-safe. */
@@ -267,8 +267,10 @@ int main(int argc, char **argv)
 	    .max_sandboxes = cfg.max_sandboxes,
 	    .cpu_count = BASE_CPU_COUNT,
 	    .memory_mb = BASE_MEMORY_MB,
-	    .disk_mb = BASE_DISK_MB,
+	    .disk_mb = cfg.disk_mb,
 	    .pids_max = BASE_PIDS_MAX,
+	    .egress = warrend_egress_apply,
+	    .egress_ud = d.net,
 	};
 	d.reg = registry_new(&rcfg);
 	if (!d.reg) {
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
+	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
 	api = (struct api){
 	    .reg = d.reg,
 	    .store = d.store,
@@ -287,8 +290,9 @@ int main(int argc, char **argv)
 	    .cgroups = d.cgroups,
 	    .tpl_cpu_count = BASE_CPU_COUNT,
 	    .tpl_memory_mb = BASE_MEMORY_MB,
-	    .tpl_disk_mb = BASE_DISK_MB,
+	    .tpl_disk_mb = cfg.disk_mb,
 	    .started_ms = now_real_ms(),
+	    .domain = cfg.domain,
 	};
 	r = registry_recover(d.reg);
 	if (r < 0)

@@ -379,7 +379,10 @@ int pool_claim(struct pool *p, const struct api_create_req *req, struct registry
 	struct in_addr addr;
 	int r;
 
-	if (!p || !req->allow_internet || strcmp(req->template_id, p->template_id) != 0)
+	/* Pooled sandboxes have the template's disk size; access tokens and network settings
+	 * are set up by a cold create only. */
+	if (!p || !req->allow_internet || req->disk_mb || req->secure || req->network ||
+	    strcmp(req->template_id, p->template_id) != 0)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
 	p->last_claim_ms = now_mono_ms_();

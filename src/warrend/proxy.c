@@ -21,6 +21,8 @@ struct proxy {
 	proxy_resolve_fn resolve;
 	void *ud;
 	char *domain; /* NULL: any */
+	bool (*traffic_ok)(void *ud, const char *sandbox_id, const char *token);
+	void *traffic_ud;
 };
 
 /* The backend socket kept for one client connection (http_conn user data). */
@@ -52,6 +54,14 @@ struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain)
 		}
 	}
 	return p;
+}
+
+void proxy_set_traffic_check(struct proxy *p,
+                             bool (*ok)(void *ud, const char *sandbox_id, const char *token),
+                             void *ud)
+{
+	p->traffic_ok = ok;
+	p->traffic_ud = ud;
 }
 
 void proxy_free(struct proxy *p)
@@ -238,6 +248,14 @@ void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req
 
 	if (p->resolve(p->ud, id, &addr) < 0) {
 		reply_not_found(c, id);
+		return;
+	}
+	if (port != PROXY_DEFAULT_PORT && p->traffic_ok &&
+	    !p->traffic_ok(p->traffic_ud, id, http_header_get(req, "E2B-Traffic-Access-Token"))) {
+		http_reply_error(c, 401,
+		                 "Sandbox %s is secured: port traffic needs its traffic access "
+		                 "token in the e2b-traffic-access-token header",
+		                 id);
 		return;
 	}
 

@@ -28,6 +28,16 @@ struct proxy;
 struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain);
 void proxy_free(struct proxy *p);
 
+/*
+ * Port traffic of sandboxes created with allowPublicTraffic false needs their
+ * traffic access token in the E2B-Traffic-Access-Token header: ok(ud, id, token or
+ * NULL) decides; without it the proxy answers 401 {"code":401,"message":...}. The
+ * agent's port (49983) has its own token (X-Access-Token, checked by the agent).
+ */
+void proxy_set_traffic_check(struct proxy *p,
+                             bool (*ok)(void *ud, const char *sandbox_id, const char *token),
+                             void *ud);
+
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
 

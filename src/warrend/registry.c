@@ -12,6 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -42,12 +44,16 @@ struct sbx {
 	char *metadata_json;
 	char *env_json;
 	bool for_pool; /* spawned for the pool (CREATING or POOLED until claimed) */
+	char envd_token[REGISTRY_TOKEN_MAX + 1];
+	char traffic_token[REGISTRY_TOKEN_MAX + 1];
+	struct api_network *network; /* NULL: none given */
 };
 
 struct registry {
 	struct registry_config cfg;
 	pthread_mutex_t lock;
-	struct sbx **v; /* every entry, any state */
+	pthread_mutex_t net_lock; /* one network update at a time (firewall and entry agree) */
+	struct sbx **v;           /* every entry, any state */
 	size_t n, cap;
 	int wake_fd;
 	bool stop;
@@ -65,6 +71,7 @@ static void sbx_free(struct sbx *e)
 		close(e->pidfd);
 	free(e->metadata_json);
 	free(e->env_json);
+	free(e->network);
 	free(e);
 }
 
@@ -142,6 +149,14 @@ static int fill_info(const struct sbx *e, struct registry_info *ret)
 	ret->end_ms = e->end_ms;
 	ret->allow_internet = e->allow_internet;
 	ret->addr = e->addr;
+	snprintf(ret->envd_token, sizeof(ret->envd_token), "%s", e->envd_token);
+	snprintf(ret->traffic_token, sizeof(ret->traffic_token), "%s", e->traffic_token);
+	if (e->network) {
+		ret->network = malloc(sizeof(*ret->network));
+		if (!ret->network)
+			return -ENOMEM;
+		*ret->network = *e->network;
+	}
 	ret->metadata_json = strdup(e->metadata_json ? e->metadata_json : "{}");
 	return ret->metadata_json ? 0 : -ENOMEM;
 }
@@ -151,7 +166,9 @@ void registry_info_release(struct registry_info *i)
 	if (!i)
 		return;
 	free(i->metadata_json);
+	free(i->network);
 	i->metadata_json = NULL;
+	i->network = NULL;
 }
 
 void registry_info_free_array(struct registry_info *infos, size_t n)
@@ -186,6 +203,59 @@ static void store_row(struct registry *reg, const struct sbx *e, const char *sta
 		inet_ntop(AF_INET, &e->addr, addr, sizeof(addr));
 	if (store_sbx_put(reg->cfg.store, &row) < 0)
 		log_sbx(LOG_WARN, e->id, "cannot record sandbox in the database");
+}
+
+/* The access data row: {"envdAccessToken", "trafficAccessToken", "network"}, when any is set. */
+static void store_access(struct registry *reg, const struct sbx *e)
+{
+	json_t *o;
+	char *s = NULL;
+
+	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network)
+		return;
+	o = json_pack("{s:s, s:s, s:o*}", "envdAccessToken", e->envd_token, "trafficAccessToken",
+	              e->traffic_token, "network",
+	              e->network ? api_network_json(e->network) : NULL);
+	if (o)
+		s = json_dumps(o, JSON_COMPACT);
+	if (!s || store_access_put(reg->cfg.store, e->id, s) < 0)
+		log_sbx(LOG_WARN, e->id, "cannot record the sandbox's access data in the database");
+	free(s);
+	json_decref(o);
+}
+
+/* Reads back what store_access wrote (after a restart). Missing or bad data leaves e as is. */
+static void load_access(struct registry *reg, struct sbx *e)
+{
+	struct warren_error err = {0};
+	char *s = NULL;
+	json_t *o, *net;
+
+	if (store_access_get(reg->cfg.store, e->id, &s) < 0)
+		return;
+	o = json_loads(s, 0, NULL);
+	free(s);
+	if (!o)
+		return;
+	snprintf(e->envd_token, sizeof(e->envd_token), "%s",
+	         json_string_value(json_object_get(o, "envdAccessToken")) ?: "");
+	snprintf(e->traffic_token, sizeof(e->traffic_token), "%s",
+	         json_string_value(json_object_get(o, "trafficAccessToken")) ?: "");
+	net = json_object_get(o, "network");
+	if (json_is_object(net)) {
+		e->network = malloc(sizeof(*e->network));
+		if (e->network && api_network_parse(net, false, e->network, &err) < 0) {
+			log_sbx(LOG_WARN, e->id, "stored network settings: %s", err.msg);
+			free(e->network);
+			e->network = NULL;
+		}
+	}
+	json_decref(o);
+}
+
+static bool has_egress(const struct api_network *n)
+{
+	return n && (n->n_allow || n->n_deny);
 }
 
 /* Tears down an entry the caller moved to DYING (it owns it now). */
@@ -331,6 +401,7 @@ struct registry *registry_new(const struct registry_config *cfg)
 	if (!reg->cfg.max_sandboxes)
 		reg->cfg.max_sandboxes = 256;
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->net_lock, NULL);
 	reg->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (reg->wake_fd < 0)
 		goto fail;
@@ -341,6 +412,7 @@ struct registry *registry_new(const struct registry_config *cfg)
 	return reg;
 fail:
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->net_lock);
 	free(reg);
 	return NULL;
 }
@@ -359,6 +431,7 @@ void registry_free(struct registry *reg)
 	free(reg->v);
 	close(reg->wake_fd);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->net_lock);
 	free(reg);
 }
 
@@ -408,10 +481,23 @@ int registry_recover(struct registry *reg)
 			e->allow_internet = row->allow_internet;
 			e->metadata_json = TAKE_PTR(row->metadata);
 			e->env_json = TAKE_PTR(row->env);
+			load_access(reg, e);
+			/* The firewall kept them; set again in case its tables were rebuilt. */
+			if (has_egress(e->network) && reg->cfg.egress) {
+				struct warren_error eerr = {0};
+				if (reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet,
+				                    e->network, &eerr) < 0)
+					log_sbx(LOG_WARN, e->id, "egress rules: %s", eerr.msg);
+			}
 			pthread_mutex_lock(&reg->lock);
 			r = add_locked(reg, e);
 			pthread_mutex_unlock(&reg->lock);
 			if (r == 0) {
+				struct warren_error derr = {0};
+				/* Its disk is normally still mounted; a no-op then. */
+				if (e->disk_mb && rt_disk_attach(reg->cfg.rt, e->id, &derr) < 0)
+					log_sbx(LOG_WARN, e->id, "re-attaching its disk: %s",
+					        derr.msg);
 				log_sbx(LOG_INFO, e->id, "sandbox re-adopted (pid %d)",
 				        (int)e->pid);
 				kept++;
@@ -443,7 +529,7 @@ int registry_recover(struct registry *reg)
 /* Builds the agent's environment: the sandbox identity and the create-time envVars. */
 static char **agent_env(const struct sbx *e)
 {
-	char **env = calloc(4, sizeof(*env));
+	char **env = calloc(5, sizeof(*env));
 
 	if (!env)
 		return NULL;
@@ -453,8 +539,10 @@ static char **agent_env(const struct sbx *e)
 		env[1] = NULL;
 	if (asprintf(&env[2], "WARREN_ENV_VARS=%s", e->env_json ? e->env_json : "{}") < 0)
 		env[2] = NULL;
-	if (!env[0] || !env[1] || !env[2]) {
-		for (int i = 0; i < 3; i++)
+	if (e->envd_token[0] && asprintf(&env[3], "WARREN_ACCESS_TOKEN=%s", e->envd_token) < 0)
+		env[3] = NULL;
+	if (!env[0] || !env[1] || !env[2] || (e->envd_token[0] && !env[3])) {
+		for (int i = 0; i < 4; i++)
 			free(env[i]);
 		free(env);
 		return NULL;
@@ -467,6 +555,24 @@ static void free_env(char **env)
 	for (size_t i = 0; env && env[i]; i++)
 		free(env[i]);
 	free(env);
+}
+
+/* The tokens and network settings a create asks for (cold creates only). */
+static int access_init(struct sbx *e, const struct api_create_req *req)
+{
+	int r = 0;
+
+	if (req->secure)
+		r = random_hex(e->envd_token, 16);
+	if (r == 0 && req->network && req->network->private_traffic)
+		r = random_hex(e->traffic_token, 16);
+	if (r == 0 && req->network) {
+		e->network = malloc(sizeof(*e->network));
+		if (!e->network)
+			return -ENOMEM;
+		*e->network = *req->network;
+	}
+	return r;
 }
 
 /* Locked: takes a pooled entry out of the pool for destruction, or returns NULL. */
@@ -504,13 +610,22 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	snprintf(e->template_id, sizeof(e->template_id), "%s", req->template_id);
 	e->cpu_count = reg->cfg.cpu_count;
 	e->memory_mb = reg->cfg.memory_mb;
-	e->disk_mb = reg->cfg.disk_mb;
+	e->disk_mb = !for_pool && req->disk_mb ? req->disk_mb : reg->cfg.disk_mb;
 	e->allow_internet = for_pool || req->allow_internet;
 	e->metadata_json = strdup(!for_pool && req->metadata_json ? req->metadata_json : "{}");
 	e->env_json = strdup(!for_pool && req->env_json ? req->env_json : "{}");
 	if (!e->metadata_json || !e->env_json) {
 		sbx_free(e);
 		return err_set(err, ENOMEM, "out of memory");
+	}
+	if (!for_pool && has_egress(req->network) && !reg->cfg.egress) {
+		sbx_free(e);
+		return err_set(err, EOPNOTSUPP, "egress rules need the sandbox network");
+	}
+	r = !for_pool ? access_init(e, req) : 0;
+	if (r < 0) {
+		sbx_free(e);
+		return err_set(err, -r, "making access tokens: %s", strerror(-r));
 	}
 
 	pthread_mutex_lock(&reg->lock);
@@ -557,6 +672,7 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	    .slot = e->slot,
 	    .cpu_count = e->cpu_count,
 	    .memory_mb = e->memory_mb,
+	    .disk_mb = e->disk_mb,
 	    .pids_max = reg->cfg.pids_max,
 	    .allow_internet = e->allow_internet,
 	    .agent_env = env,
@@ -567,6 +683,19 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 		err_prefix(err, "creating sandbox %s", e->id);
 		goto fail;
 	}
+	/* Before the client gets the sandbox: nothing of theirs runs without the rules. */
+	if (has_egress(e->network)) {
+		r = reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet, e->network,
+		                    err);
+		if (r < 0) {
+			err_prefix(err, "egress rules of sandbox %s", e->id);
+			rt_destroy(reg->cfg.rt, e->id, e->slot, sb.pid, sb.start_time);
+			if (sb.pidfd >= 0)
+				close(sb.pidfd);
+			goto fail;
+		}
+	}
+	store_access(reg, e);
 
 	pthread_mutex_lock(&reg->lock);
 	e->pid = sb.pid;
@@ -834,6 +963,70 @@ size_t registry_count(struct registry *reg)
 	n = reg->n;
 	pthread_mutex_unlock(&reg->lock);
 	return n;
+}
+
+int registry_update_network(struct registry *reg, const char *id, const struct api_network *n,
+                            struct warren_error *err)
+{
+	struct api_network *copy = malloc(sizeof(*copy));
+	struct sbx *e;
+	unsigned slot;
+	int r;
+
+	if (!copy)
+		return err_set(err, ENOMEM, "out of memory");
+	*copy = *n;
+	if (!reg->cfg.egress) {
+		free(copy);
+		return err_set(err, EOPNOTSUPP, "egress rules need the sandbox network");
+	}
+	pthread_mutex_lock(&reg->net_lock);
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (!e || e->state != SBX_RUNNING) {
+		pthread_mutex_unlock(&reg->lock);
+		r = -ENOENT;
+		goto out;
+	}
+	slot = e->slot;
+	/* The traffic setting is the create's: an update does not carry it. */
+	copy->private_traffic = e->network && e->network->private_traffic;
+	pthread_mutex_unlock(&reg->lock);
+
+	r = reg->cfg.egress(reg->cfg.egress_ud, slot, n->allow_internet, copy, err);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (e && e->state == SBX_RUNNING && e->slot == slot) {
+		e->allow_internet = n->allow_internet;
+		free(e->network);
+		e->network = TAKE_PTR(copy);
+		/* Recorded under the lock: a concurrent kill cannot free the entry meanwhile. */
+		store_row(reg, e, "running");
+		store_access(reg, e);
+	} else {
+		r = -ENOENT;
+	}
+	pthread_mutex_unlock(&reg->lock);
+out:
+	pthread_mutex_unlock(&reg->net_lock);
+	free(copy);
+	return r;
+}
+
+bool registry_traffic_ok(void *ud, const char *sandbox_id, const char *token)
+{
+	struct registry *reg = ud;
+	struct sbx *e;
+	bool ok = true;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, sandbox_id);
+	if (e && e->state == SBX_RUNNING && e->traffic_token[0])
+		ok = token && streq_ct(token, e->traffic_token);
+	pthread_mutex_unlock(&reg->lock);
+	return ok;
 }
 
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)

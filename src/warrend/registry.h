@@ -22,6 +22,9 @@
 #include <warren/error.h>
 
 #include "api_json.h"
+#include "api_network.h"
+
+#define REGISTRY_TOKEN_MAX 64
 
 struct rt;
 struct store;
@@ -35,6 +38,13 @@ struct registry_config {
 	unsigned memory_mb;
 	unsigned disk_mb;
 	unsigned pids_max;
+	/*
+	 * Sets a running sandbox's egress rules in the firewall (net_set_egress); NULL: a
+	 * create or update with allowOut/denyOut fails (and internet access cannot change).
+	 */
+	int (*egress)(void *ud, unsigned slot, bool allow_internet, const struct api_network *n,
+	              struct warren_error *err);
+	void *egress_ud;
 };
 
 /* A copy of a running sandbox's public state. Release with registry_info_release. */
@@ -46,6 +56,9 @@ struct registry_info {
 	bool allow_internet;
 	struct in_addr addr;
 	char *metadata_json;
+	char envd_token[REGISTRY_TOKEN_MAX + 1];    /* "" unless created secure */
+	char traffic_token[REGISTRY_TOKEN_MAX + 1]; /* "" unless allowPublicTraffic false */
+	struct api_network *network;                /* NULL: none given */
 };
 void registry_info_release(struct registry_info *i);
 void registry_info_free_array(struct registry_info *infos, size_t n);
@@ -118,6 +131,16 @@ void registry_pool_discard(struct registry *reg, const char *id);
  * this returns, fn runs no more.
  */
 void registry_set_notify(struct registry *reg, void (*fn)(void *ud), void *ud);
+
+/*
+ * Replaces a running sandbox's egress rules and internet access (PUT /network; the
+ * allowPublicTraffic setting is kept). 0, -ENOENT, or -errno with err filled.
+ */
+int registry_update_network(struct registry *reg, const char *id, const struct api_network *n,
+                            struct warren_error *err);
+/* May port traffic with this e2b-traffic-access-token (NULL: none) reach sandbox id? True for
+ * sandboxes without a traffic token and for unknown ids (the proxy answers those itself). */
+bool registry_traffic_ok(void *ud, const char *sandbox_id, const char *token);
 
 /* proxy_resolve_fn: ud is the registry. */
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "common/error.h"
+#include "runtime/disk.h"
 
 void settings_usage(FILE *f)
 {
@@ -31,6 +32,8 @@ void settings_usage(FILE *f)
 	    "  --max-sandboxes N      concurrent sandbox cap (WARREN_MAX_SANDBOXES, default 256)\n"
 	    "  --pool-size N          ready sandboxes kept for fast creates (WARREN_POOL_SIZE,\n"
 	    "                         default 2, 0 disables the pool)\n"
+	    "  --disk-size MIB        each sandbox's disk quota in MiB (WARREN_DISK_SIZE_MB,\n"
+	    "                         default 10240; a create may ask less with diskSizeMB)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
 	    "  --help, --version\n\n"
 	    "WARREN_API_KEY=e2b_<40 hex> makes that key valid (for tests) and prints it.\n",
@@ -99,6 +102,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_AGENT,
 		O_MAX,
 		O_POOL,
+		O_DISK,
 		O_NEWKEY,
 		O_HELP,
 		O_VERSION
@@ -113,6 +117,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"agent", required_argument, NULL, O_AGENT},
 	    {"max-sandboxes", required_argument, NULL, O_MAX},
 	    {"pool-size", required_argument, NULL, O_POOL},
+	    {"disk-size", required_argument, NULL, O_DISK},
 	    {"new-key", no_argument, NULL, O_NEWKEY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -121,6 +126,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	const char *listen = env_or("WARREN_LISTEN", "127.0.0.1:3000");
 	const char *max = env_or("WARREN_MAX_SANDBOXES", "256");
 	const char *pool = env_or("WARREN_POOL_SIZE", "2");
+	const char *disk = env_or("WARREN_DISK_SIZE_MB", "10240");
 	const char *agent = getenv("WARREN_AGENT");
 	char *end;
 	long n;
@@ -165,6 +171,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		case O_POOL:
 			pool = optarg;
 			break;
+		case O_DISK:
+			disk = optarg;
+			break;
 		case O_NEWKEY:
 			cfg->new_key = true;
 			break;
@@ -196,6 +205,12 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	if (errno || end == pool || *end || n < 0 || n > 64)
 		return err_set(err, EINVAL, "invalid --pool-size '%s' (0..64)", pool);
 	cfg->pool_size = (unsigned)n;
+	errno = 0;
+	n = strtol(disk, &end, 10);
+	if (errno || end == disk || *end || n < DISK_MB_MIN || n > DISK_MB_MAX)
+		return err_set(err, EINVAL, "invalid --disk-size '%s' (%u..%u MiB)", disk,
+		               DISK_MB_MIN, DISK_MB_MAX);
+	cfg->disk_mb = (unsigned)n;
 	if (!*cfg->state_dir || cfg->state_dir[0] != '/')
 		return err_set(err, EINVAL, "--state-dir must be an absolute path");
 	cfg->agent = agent && *agent ? strdup(agent) : default_agent();

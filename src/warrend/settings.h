@@ -26,6 +26,7 @@ struct warrend_settings {
 	const char *api_key; /* WARREN_API_KEY, NULL if unset */
 	unsigned max_sandboxes;
 	unsigned pool_size; /* ready sandboxes kept per template; 0: none */
+	unsigned disk_mb;   /* each sandbox's disk (quota), MiB */
 	bool new_key, help, version;
 };
 

@@ -28,7 +28,9 @@ static const char schema[] =
     " addr TEXT NOT NULL, started_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,"
     " cpu_count INTEGER NOT NULL, memory_mb INTEGER NOT NULL, disk_mb INTEGER NOT NULL,"
     " allow_internet INTEGER NOT NULL, metadata TEXT NOT NULL, env TEXT NOT NULL,"
-    " created_ms INTEGER NOT NULL);";
+    " created_ms INTEGER NOT NULL);"
+    /* Secrets and network settings of a sandbox (registry.c's JSON), gone with its row. */
+    "CREATE TABLE IF NOT EXISTS sandbox_access (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
 int store_open(const char *path, struct store **ret, struct warren_error *err)
 {
@@ -171,9 +173,43 @@ int store_sbx_set_end(struct store *s, const char *id, int64_t end_ms)
 	return r == 0 ? -ENOENT : 0;
 }
 
+int store_access_put(struct store *s, const char *id, const char *data)
+{
+	int r = exec_bound(s, "INSERT OR REPLACE INTO sandbox_access (id, data) VALUES (?, ?)",
+	                   "tt", id, data);
+	return r < 0 ? r : 0;
+}
+
+int store_access_get(struct store *s, const char *id, char **ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = sqlite3_prepare_v2(s->db, "SELECT data FROM sandbox_access WHERE id = ?", -1, &st,
+	                       NULL);
+	if (r == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		r = sqlite3_step(st);
+	}
+	if (r == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		*ret = strdup(t ? (const char *)t : "");
+		r = *ret ? 0 : -ENOMEM;
+	} else {
+		r = r == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int store_sbx_delete(struct store *s, const char *id)
 {
-	int r = exec_bound(s, "DELETE FROM sandboxes WHERE id = ?", "t", id);
+	int r;
+
+	(void)exec_bound(s, "DELETE FROM sandbox_access WHERE id = ?", "t", id);
+	r = exec_bound(s, "DELETE FROM sandboxes WHERE id = ?", "t", id);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;

@@ -52,7 +52,12 @@ int store_key_count(struct store *s);
 /* Inserts or replaces the row with r->id. Only id is required; NULL strings are stored as "". */
 int store_sbx_put(struct store *s, const struct store_sbx *r);
 int store_sbx_set_end(struct store *s, const char *id, int64_t end_ms);
+/* Deletes the row and its access data. */
 int store_sbx_delete(struct store *s, const char *id);
+/* A sandbox's access data (tokens, network settings: opaque text), replaced whole. */
+int store_access_put(struct store *s, const char *id, const char *data);
+/* 0 with *ret (heap string), -ENOENT when there is none. */
+int store_access_get(struct store *s, const char *id, char **ret);
 /* All rows, in creation order. The caller frees with store_sbx_free_array. */
 int store_sbx_list(struct store *s, struct store_sbx **ret, size_t *ret_n);
 void store_sbx_release(struct store_sbx *r);

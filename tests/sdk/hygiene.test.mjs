@@ -1,4 +1,4 @@
-// 200 create/kill cycles leave nothing behind: mounts, cgroups, links, firewall state, processes,
+// 200 create/kill cycles leave nothing behind: mounts, loop devices, cgroups, links, firewall state, processes,
 // daemon threads and fds, files in the state directory.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -93,6 +93,21 @@ function clientConns(port) {
 	return n;
 }
 
+// Loop devices backed by a file of this run's state directory (the sandboxes' disks).
+function stateLoops() {
+	const dir = fs.realpathSync(w.stateDir) + '/';
+	const out = [];
+	for (const d of fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'))) {
+		try {
+			const f = fs.readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8').trim();
+			if (f.startsWith(dir)) out.push(f.slice(dir.length));
+		} catch {
+			/* not attached */
+		}
+	}
+	return out;
+}
+
 const isDb = (f) => /(^|\/)[^/]*\.(db|sqlite)(-wal|-shm|-journal)?$/.test(f);
 
 // Sandbox ids and slot numbers are replaced by placeholders: warrend keeps a pool of ready
@@ -120,7 +135,9 @@ function snapshot() {
 	}
 	return {
 		mounts: mountinfo.length,
-		stateMounts: mountinfo.filter((l) => l.includes(w.stateDir)),
+		// Mount points only: mount ids and device numbers differ between sandboxes.
+		stateMounts: norm(mountinfo.map((l) => l.split(' ')[4]).filter((m) => m.includes(w.stateDir))),
+		stateLoops: norm(stateLoops()),
 		cgroups: norm(w.cgroupDirs().flatMap((d) => walk(d).filter((x) => x.endsWith('/')).map((x) => path.join(d, x)))),
 		links: norm(ourLinks()),
 		nftLines: nft.split('\n').filter((l) => l.trim()).length,

@@ -41,6 +41,7 @@ struct rt {
 	int fail_create;
 	int n_created, n_destroyed, n_orphan_checks;
 	char last_env[3][512];
+	unsigned last_disk_mb;
 	bool keep_known, keep_unknown;
 };
 
@@ -73,6 +74,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 	pthread_mutex_lock(&rt->lock);
 	for (int i = 0; i < 3 && spec->agent_env[i]; i++)
 		snprintf(rt->last_env[i], sizeof(rt->last_env[i]), "%s", spec->agent_env[i]);
+	rt->last_disk_mb = spec->disk_mb;
 	if (rt->fail_create) {
 		pthread_mutex_unlock(&rt->lock);
 		return err_set(err, EIO, "fake runtime failure");
@@ -105,6 +107,14 @@ int rt_adopt(struct rt *rt, pid_t pid, uint64_t start_time)
 	if (start_time < 1000 || kill(pid, 0) < 0)
 		return -ESRCH;
 	return pidfd_open_(pid);
+}
+
+int rt_disk_attach(struct rt *rt, const char *id, struct warren_error *err)
+{
+	(void)rt;
+	(void)id;
+	(void)err;
+	return 0;
 }
 
 int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), void *ud)
@@ -415,6 +425,41 @@ static void test_create_errors(void **state)
 	store_sbx_free_array(rows, n);
 }
 
+/* diskSizeMB, warren's extension: bounded, at most the template's, reported as asked. */
+static void test_disk_size(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {"\"64\"", "15", "0", "-1", "1.5", "20480", "99999999999"};
+	char body[128], path[128];
+	struct resp r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"templateID\":\"base\",\"diskSizeMB\":%s}", bad[i]);
+		request(f, "POST", "/v2/sandboxes", f->key, body, &r);
+		expect_error(&r, 400);
+		assert_non_null(strstr(jstr(r.json, "message"), "diskSizeMB"));
+		resp_release(&r);
+	}
+	assert_int_equal(f->rt.n_created, 0);
+
+	request(f, "POST", "/v2/sandboxes", f->key, "{\"templateID\":\"base\",\"diskSizeMB\":64}",
+	        &r);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(f->rt.last_disk_mb, 64);
+	snprintf(path, sizeof(path), "/sandboxes/%s", jstr(r.json, "sandboxID"));
+	resp_release(&r);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "diskSizeMB")), 64);
+	resp_release(&r);
+
+	/* Absent: the template's size. */
+	request(f, "POST", "/v2/sandboxes", f->key, "{\"templateID\":\"base\"}", &r);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(f->rt.last_disk_mb, 10240);
+	resp_release(&r);
+}
+
 static void test_lifecycle(void **state)
 {
 	struct fx *f = *state;
@@ -668,6 +713,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_and_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reaper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recover, setup, teardown),

@@ -286,6 +286,12 @@ export async function startWarrend(opts = {}) {
 		for (const family of ['inet', 'bridge', 'ip', 'ip6']) spawnSync('nft', ['delete', 'table', family, w.bridge], { stdio: 'ignore' });
 		for (const d of w.cgroupDirs()) rmdirTree(d);
 		if (w.ownsStateDir) {
+			// Sandbox disks of a run whose warrend was killed: unmounted, so their loop
+			// devices go too (autoclear); the suites that care assert there are none.
+			for (const d of mountsUnder(w.stateDir).filter((x) => x.endsWith('/disk')).reverse()) {
+				console.log(`# unmounting a sandbox disk left by this run: ${d}`);
+				spawnSync('umount', ['-l', d], { stdio: 'ignore' });
+			}
 			const m = mountsUnder(w.stateDir);
 			if (m.length === 0) fs.rmSync(w.stateDir, { recursive: true, force: true });
 			else console.error(`# not removing ${w.stateDir}: still mounted: ${m.join(' ')}`);

@@ -1,0 +1,218 @@
+// Egress rules: network.allowOut / network.denyOut on create, allowInternetAccess, and
+// sbx.updateNetwork (PUT /sandboxes/{id}/network), enforced by the kernel (nftables). "The
+// outside" is a network namespace this file creates: a veth pair to the host on a
+// 198.18.<random>.0/24 test net (host .1, namespace .2 and .3) with an HTTP server on both
+// namespace addresses. Nothing goes anywhere else. Everything is removed in after().
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+
+import { request } from './helpers/raw.mjs';
+import { probeConnect } from './helpers/sandbox.mjs';
+import { startWarrend, waitFor } from './helpers/warrend.mjs';
+
+const PREFIX = 'weg';
+const hex = crypto.randomBytes(3).toString('hex');
+const NS = `${PREFIX}ns${hex}`;
+const VETH_HOST = `${PREFIX}h${hex}`;
+const VETH_NS = `${PREFIX}n${hex}`;
+const OCTET = 1 + crypto.randomInt(254);
+const NET = `198.18.${OCTET}`;
+const HOST_IP = `${NET}.1`;
+const A = `${NET}.2`; // two addresses of the namespace, both serving on PORT
+const B = `${NET}.3`;
+const PORT = 8080;
+const TA = `${A}:${PORT}`;
+const TB = `${B}:${PORT}`;
+
+let w, Sandbox;
+let server = null;
+let serverLog = '';
+const made = [];
+
+function ip(...args) {
+	const r = spawnSync('ip', args, { encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+	return r.stdout;
+}
+
+function tryIp(...args) {
+	spawnSync('ip', args, { stdio: 'ignore' });
+}
+
+function nft(...args) {
+	return spawnSync('nft', args, { encoding: 'utf8' });
+}
+
+// Namespaces and links of an earlier, crashed run of this file (only ours, by prefix).
+function removeStale() {
+	const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout || '';
+	for (const m of links.matchAll(/^\d+: ([^:@\s]+)/gm)) if (m[1].startsWith(PREFIX + 'h')) tryIp('link', 'del', m[1]);
+	const nss = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout || '';
+	for (const m of nss.matchAll(/^(\S+)/gm)) if (m[1].startsWith(PREFIX + 'ns')) tryIp('netns', 'del', m[1]);
+}
+
+function tcpOpen(host, port, timeoutMs = 500) {
+	return new Promise((resolve) => {
+		const s = net.connect({ host, port });
+		const t = setTimeout(() => {
+			s.destroy();
+			resolve(false);
+		}, timeoutMs);
+		s.on('connect', () => {
+			clearTimeout(t);
+			s.destroy();
+			resolve(true);
+		});
+		s.on('error', () => {
+			clearTimeout(t);
+			resolve(false);
+		});
+	});
+}
+
+before(async () => {
+	removeStale();
+	ip('netns', 'add', NS);
+	ip('link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS);
+	ip('link', 'set', VETH_NS, 'netns', NS);
+	ip('addr', 'add', `${HOST_IP}/24`, 'dev', VETH_HOST);
+	ip('link', 'set', VETH_HOST, 'up');
+	ip('-n', NS, 'addr', 'add', `${A}/24`, 'dev', VETH_NS);
+	ip('-n', NS, 'addr', 'add', `${B}/24`, 'dev', VETH_NS);
+	ip('-n', NS, 'link', 'set', VETH_NS, 'up');
+	ip('-n', NS, 'link', 'set', 'lo', 'up');
+	assert.match(ip('-4', 'route', 'get', A), new RegExp(`dev ${VETH_HOST}\\b`));
+	server = spawn('ip', ['netns', 'exec', NS, 'python3', '-m', 'http.server', '--bind', '0.0.0.0', String(PORT)], {
+		cwd: '/usr/share/doc',
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	server.stdout.on('data', (d) => (serverLog += d));
+	server.stderr.on('data', (d) => (serverLog += d));
+	const up = await waitFor(async () => (await tcpOpen(A, PORT)) && (await tcpOpen(B, PORT)), { timeoutMs: 15000 });
+	assert.ok(up, `the test's HTTP server in ${NS} did not come up: ${serverLog}`);
+
+	w = await startWarrend();
+	({ Sandbox } = await import('e2b'));
+});
+
+after(async () => {
+	for (const s of made) await s.kill().catch(() => {});
+	if (server && server.exitCode === null && server.signalCode === null) {
+		const gone = new Promise((r) => server.on('exit', r));
+		server.kill('SIGTERM');
+		const t = setTimeout(() => server.kill('SIGKILL'), 3000);
+		await gone;
+		clearTimeout(t);
+	}
+	tryIp('netns', 'del', NS);
+	tryIp('link', 'del', VETH_HOST);
+	await w?.stop();
+});
+
+// {A: bool, B: bool}: can the sandbox open a TCP connection to each server (1 s timeout)?
+async function reach(sbx) {
+	const r = await probeConnect(sbx, [TA, TB], 1);
+	return { A: r[TA] === 'ok', B: r[TB] === 'ok' };
+}
+
+async function create(opts) {
+	const s = await Sandbox.create({ timeoutMs: 180_000, ...opts });
+	made.push(s);
+	return s;
+}
+
+test('denyOut blocks only the denied destination; no rules reach both', async () => {
+	const open = await create({});
+	assert.deepEqual(await reach(open), { A: true, B: true });
+	const s = await create({ network: { denyOut: [`${B}/32`] } });
+	assert.deepEqual(await reach(s), { A: true, B: false });
+	// Two sandboxes at once keep their own rules.
+	assert.deepEqual(await reach(open), { A: true, B: true });
+	const info = await s.getInfo();
+	assert.deepEqual(info.network?.denyOut, [`${B}/32`]);
+});
+
+test('allowOut wins over denyOut and over allowInternetAccess false', async () => {
+	const closed = await create({ allowInternetAccess: false, network: { allowOut: [A] } });
+	assert.deepEqual(await reach(closed), { A: true, B: false });
+	const all = await create({ network: { denyOut: ['0.0.0.0/0'], allowOut: [`${NET}.0/30`] } });
+	// .2 is inside .0/30, .3 is too: both allowed despite denying everything.
+	assert.deepEqual(await reach(all), { A: true, B: true });
+	const narrow = await create({ network: { denyOut: ['0.0.0.0/0'], allowOut: [`${A}/32`] } });
+	assert.deepEqual(await reach(narrow), { A: true, B: false });
+	const none = await create({ allowInternetAccess: false });
+	assert.deepEqual(await reach(none), { A: false, B: false });
+});
+
+test('updateNetwork replaces the rules of a running sandbox, and {} clears them', async () => {
+	const s = await create({});
+	assert.deepEqual(await reach(s), { A: true, B: true });
+	await s.updateNetwork({ denyOut: [A] });
+	assert.deepEqual(await reach(s), { A: false, B: true });
+	await s.updateNetwork({ denyOut: [`${NET}.0/24`], allowOut: [B] });
+	assert.deepEqual(await reach(s), { A: false, B: true });
+	await s.updateNetwork({ allowInternetAccess: false });
+	assert.deepEqual(await reach(s), { A: false, B: false });
+	assert.equal((await s.getInfo()).allowInternetAccess, false);
+	await s.updateNetwork({});
+	assert.deepEqual(await reach(s), { A: true, B: true });
+	assert.equal((await s.getInfo()).allowInternetAccess, true);
+	// A closed sandbox: an update replaces everything, so it stays closed only when the update
+	// says so again; an update without allowInternetAccess opens the internet (as the spec says:
+	// omitted fields are cleared).
+	const c = await create({ allowInternetAccess: false });
+	await c.updateNetwork({ allowInternetAccess: false, allowOut: [B] });
+	assert.deepEqual(await reach(c), { A: false, B: true });
+	await c.updateNetwork({ allowOut: [B] });
+	assert.deepEqual(await reach(c), { A: true, B: true });
+});
+
+test('bad rules are answered 400 with a clear message; unknown sandbox 404', async () => {
+	const cases = [
+		[{ allowOut: ['example.com'] }, /domain names are not supported/],
+		[{ allowOut: ['*.example.com'] }, /domain names are not supported/],
+		[{ denyOut: ['2001:db8::/32'] }, /IPv6 is not supported/],
+		[{ denyOut: ['10.0.0.0/33'] }, /not an IPv4 address or CIDR/],
+		[{ denyOut: ['10.0.0'] }, /not an IPv4 address or CIDR/],
+		[{ denyOut: 'x' }, /must be an array/],
+		[{ maskRequestHost: 'localhost:${PORT}' }, /maskRequestHost' is not supported/],
+		[{ egressProxy: { address: 'proxy:1080' } }, /egressProxy' is not supported/],
+	];
+	for (const [network, re] of cases) {
+		const r = await request(w, { method: 'POST', path: '/v2/sandboxes', body: { templateID: 'base', network } });
+		assert.equal(r.status, 400, `${JSON.stringify(network)}: ${r.body}`);
+		assert.equal(r.json.code, 400);
+		assert.match(r.json.message, re, JSON.stringify(network));
+	}
+	// The SDK surfaces the same answer.
+	await assert.rejects(() => Sandbox.create({ network: { allowOut: ['example.com'] } }), /domain names are not supported/);
+	const s = await create({});
+	for (const [body, re] of [
+		[{ allowOut: ['example.com'] }, /domain names are not supported/],
+		[{ allow_internet_access: 'no' }, /must be a boolean/],
+	]) {
+		const r = await request(w, { method: 'PUT', path: `/sandboxes/${s.sandboxId}/network`, body });
+		assert.equal(r.status, 400, r.body.toString());
+		assert.match(r.json.message, re);
+	}
+	const r = await request(w, { method: 'PUT', path: '/sandboxes/nosuchsandbox/network', body: {} });
+	assert.equal(r.status, 404);
+	assert.equal(r.json.code, 404);
+	// Nothing changed for the sandbox.
+	assert.deepEqual(await reach(s), { A: true, B: true });
+});
+
+test('a killed sandbox leaves no egress chain or map element behind', async () => {
+	const s = await create({ network: { denyOut: [B] } });
+	assert.deepEqual(await reach(s), { A: true, B: false });
+	const chains = () => (nft('list', 'table', 'inet', w.bridge).stdout || '').match(/chain e[0-9a-f]{8}/g) || [];
+	const elements = () => (nft('list', 'map', 'inet', w.bridge, 'egress').stdout || '').match(/jump e[0-9a-f]{8}/g) || [];
+	assert.ok(chains().length >= 1, 'no egress chain while the sandbox runs');
+	for (const x of made) await x.kill().catch(() => {});
+	made.length = 0;
+	const clean = await waitFor(() => chains().length === 0 && elements().length === 0, { timeoutMs: 20000 });
+	assert.ok(clean, `left: ${chains()} ${elements()}`);
+});

@@ -1,0 +1,187 @@
+// Secure sandboxes: `secure: true` on create gives an envdAccessToken that the agent then
+// requires (X-Access-Token) on everything but /health; `network.allowPublicTraffic: false` gives
+// a trafficAccessToken that port traffic through warrend must carry
+// (E2B-Traffic-Access-Token). The SDK passes both by itself. Without them: 401, in the agent's
+// envd shape and in the API's {code, message} shape.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, test } from 'node:test';
+
+import { request, runRaw, sandboxHeaders } from './helpers/raw.mjs';
+import { startWarrend, waitFor } from './helpers/warrend.mjs';
+
+const DOMAIN = 'sbx.localhost';
+let w, Sandbox;
+const made = [];
+
+before(async () => {
+	w = await startWarrend({ env: { WARREN_DOMAIN: DOMAIN } });
+	({ Sandbox } = await import('e2b'));
+});
+
+after(async () => {
+	for (const id of made) await request(w, { method: 'DELETE', path: `/sandboxes/${id}` }).catch(() => {});
+	await w?.stop();
+});
+
+async function createRaw(path, body) {
+	const r = await request(w, { method: 'POST', path, body: { templateID: 'base', timeout: 300, ...body } });
+	assert.equal(r.status, 201, r.body.toString());
+	made.push(r.json.sandboxID);
+	return r.json;
+}
+
+// A request to the agent of sandbox sbx through warrend, with the token or not.
+function agent(sbx, method, path, { token, body } = {}) {
+	const headers = { 'E2b-Sandbox-Id': sbx.sandboxID, 'E2b-Sandbox-Port': '49983' };
+	if (token !== undefined) headers['X-Access-Token'] = token;
+	if (body !== undefined) headers['Content-Type'] = 'application/json';
+	return request(w, { method, path, headers, body, auth: false });
+}
+
+const UNAUTHORIZED = {
+	code: 401,
+	message: 'unauthorized access, please provide a valid access token or method signing if supported',
+};
+
+test('secure: true (v1, as the CLI sends it) returns an envd token the agent then requires', async () => {
+	const sbx = await createRaw('/sandboxes', { secure: true, allow_internet_access: true });
+	assert.match(sbx.envdAccessToken, /^[0-9a-f]{32}$/);
+	assert.equal(sbx.trafficAccessToken, null);
+	assert.equal(sbx.domain, DOMAIN);
+
+	// Without the token, or with another one: 401 on the process API and the envd endpoints.
+	const list = (token) => agent(sbx, 'POST', '/process.Process/List', { token, body: {} });
+	for (const token of [undefined, '', 'wrong', sbx.envdAccessToken.slice(0, 31), sbx.envdAccessToken + 'x']) {
+		const r = await list(token);
+		assert.equal(r.status, 401, `token ${JSON.stringify(token)}: ${r.body}`);
+		assert.deepEqual(r.json, UNAUTHORIZED);
+	}
+	assert.equal((await agent(sbx, 'GET', '/envs')).status, 401);
+	// /init cannot take the sandbox over (nor change its token) without the token.
+	const init = await agent(sbx, 'POST', '/init', { body: { accessToken: 'mine', envVars: { X: '1' } } });
+	assert.equal(init.status, 401);
+	// /health stays open (envd's rule); with the token everything works.
+	assert.equal((await agent(sbx, 'GET', '/health')).status, 204);
+	const ok = await list(sbx.envdAccessToken);
+	assert.equal(ok.status, 200, ok.body.toString());
+	const run = await runRaw(w, sbx, 'echo secured');
+	assert.equal(run.stdout, 'secured\n');
+	assert.equal(run.end.exitCode ?? 0, 0);
+	// The process environment does not show the token.
+	const env = await runRaw(w, sbx, 'cat /proc/1/environ | tr "\\0" "\\n" | grep -c WARREN_ACCESS_TOKEN; env | grep -c WARREN_ || true');
+	assert.equal(env.stdout, '0\n0\n');
+
+	// GET /sandboxes/{id} and connect give the token back to the API key's holder.
+	const info = await request(w, { path: `/sandboxes/${sbx.sandboxID}` });
+	assert.equal(info.json.envdAccessToken, sbx.envdAccessToken);
+	const conn = await request(w, { method: 'POST', path: `/sandboxes/${sbx.sandboxID}/connect`, body: { timeout: 300 } });
+	assert.equal(conn.json.envdAccessToken, sbx.envdAccessToken);
+});
+
+test('the SDK works with a secure sandbox (connect hands it the token), and so does v2 create', async () => {
+	for (const path of ['/sandboxes', '/v2/sandboxes']) {
+		const raw = await createRaw(path, { secure: true });
+		assert.match(raw.envdAccessToken, /^[0-9a-f]{32}$/, path);
+		const sbx = await Sandbox.connect(raw.sandboxID);
+		const r = await sbx.commands.run('echo via sdk; id -un');
+		assert.equal(r.stdout, 'via sdk\nuser\n');
+		const bg = await sbx.commands.run('sleep 30', { background: true });
+		assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
+		await bg.kill();
+		assert.equal((await agent(raw, 'POST', '/process.Process/List', { body: {} })).status, 401);
+	}
+});
+
+test('a sandbox created without secure has no token and needs none', async () => {
+	const sbx = await createRaw('/sandboxes', {});
+	assert.equal(sbx.envdAccessToken, undefined);
+	assert.equal(sbx.trafficAccessToken, null);
+	const r = await agent(sbx, 'POST', '/process.Process/List', { body: {} });
+	assert.equal(r.status, 200, r.body.toString());
+	const s = await Sandbox.create();
+	made.push(s.sandboxId);
+	assert.equal((await s.commands.run('echo open')).stdout, 'open\n');
+});
+
+// GET through warrend by Host <port>-<id>.<domain>, with extra headers.
+function viaHost(id, port, path, headers = {}) {
+	const u = new URL(w.apiUrl);
+	return new Promise((resolve, reject) => {
+		const req = http.request(
+			{ host: u.hostname, port: u.port, path, agent: false, headers: { Host: `${port}-${id}.${DOMAIN}`, ...headers } },
+			(res) => {
+				const chunks = [];
+				res.on('data', (c) => chunks.push(c));
+				res.on('end', () => {
+					const body = Buffer.concat(chunks).toString();
+					let json;
+					try {
+						json = JSON.parse(body);
+					} catch {
+						json = undefined;
+					}
+					resolve({ status: res.statusCode, body, json });
+				});
+			},
+		);
+		req.setTimeout(30000, () => req.destroy(new Error('no answer')));
+		req.on('error', reject);
+		req.end();
+	});
+}
+
+test('allowPublicTraffic false: port traffic needs the traffic token, envd traffic does not', async () => {
+	const sbx = await Sandbox.create({ network: { allowPublicTraffic: false }, timeoutMs: 120_000 });
+	made.push(sbx.sandboxId);
+	assert.match(sbx.trafficAccessToken, /^[0-9a-f]{32}$/);
+	const info = await sbx.getInfo();
+	assert.equal(info.network?.allowPublicTraffic, false);
+	await sbx.commands.run('mkdir -p /tmp/w && echo private > /tmp/w/f.txt');
+	await sbx.commands.run('cd /tmp/w && exec python3 -m http.server 8000 --bind 0.0.0.0', { background: true });
+	const tok = { 'E2B-Traffic-Access-Token': sbx.trafficAccessToken };
+	const up = await waitFor(async () => (await viaHost(sbx.sandboxId, 8000, '/f.txt', tok)).status === 200, { timeoutMs: 30000, intervalMs: 200 });
+	assert.ok(up, 'the server inside did not come up');
+	const ok = await viaHost(sbx.sandboxId, 8000, '/f.txt', tok);
+	assert.equal(ok.body, 'private\n');
+	// The header name is case-insensitive, as all are.
+	assert.equal((await viaHost(sbx.sandboxId, 8000, '/f.txt', { 'e2b-traffic-access-token': sbx.trafficAccessToken })).status, 200);
+	for (const headers of [{}, { 'E2B-Traffic-Access-Token': 'wrong' }, { 'E2B-Traffic-Access-Token': '' }]) {
+		const r = await viaHost(sbx.sandboxId, 8000, '/f.txt', headers);
+		assert.equal(r.status, 401, `${JSON.stringify(headers)}: ${r.body}`);
+		assert.equal(r.json.code, 401);
+		assert.match(r.json.message, /traffic access token/);
+		assert.ok(!r.body.includes('private'));
+	}
+	// The same through the routing headers instead of Host.
+	const hdr = await request(w, {
+		path: '/f.txt',
+		headers: { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '8000' },
+		auth: false,
+	});
+	assert.equal(hdr.status, 401);
+	// The SDK's own traffic (envd port) is not affected; a public sandbox's ports are open.
+	assert.equal((await sbx.commands.run('echo fine')).stdout, 'fine\n');
+	const pub = await Sandbox.create({ timeoutMs: 120_000 });
+	made.push(pub.sandboxId);
+	assert.equal(pub.trafficAccessToken, undefined);
+	await pub.commands.run('cd /tmp && exec python3 -m http.server 8000 --bind 0.0.0.0', { background: true });
+	const open = await waitFor(async () => (await viaHost(pub.sandboxId, 8000, '/')).status === 200, { timeoutMs: 30000, intervalMs: 200 });
+	assert.ok(open, 'a public sandbox port needs no token');
+});
+
+test('the tokens survive a restart of warrend (re-adopted sandboxes keep them)', async () => {
+	const sbx = await createRaw('/sandboxes', { secure: true, network: { allowPublicTraffic: false } });
+	assert.match(sbx.trafficAccessToken, /^[0-9a-f]{32}$/);
+	await w.kill9();
+	await w.restart();
+	const conn = await request(w, { method: 'POST', path: `/v2/sandboxes/${sbx.sandboxID}/connect`, body: {} });
+	assert.equal(conn.status, 200, conn.body.toString());
+	assert.equal(conn.json.envdAccessToken, sbx.envdAccessToken);
+	assert.equal(conn.json.trafficAccessToken, sbx.trafficAccessToken);
+	assert.equal((await agent(sbx, 'POST', '/process.Process/List', { body: {} })).status, 401);
+	const s = await Sandbox.connect(sbx.sandboxID);
+	assert.equal((await s.commands.run('echo still secured')).stdout, 'still secured\n');
+	const r = await viaHost(sbx.sandboxID, 8000, '/');
+	assert.equal(r.status, 401);
+});
