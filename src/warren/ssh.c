@@ -35,8 +35,10 @@ static const char proxy_help[] =
     "or warrend cannot be reached (the reason on stderr).\n"
     "\n"
     "Options:\n"
-    "  -p, --port PORT   the bridge's port in the sandbox (default 8081)\n"
-    "  -h, --help        show this help\n"
+    "  -p, --port PORT          the bridge's port in the sandbox (default 8081)\n"
+    "  -t, --traffic-token TOK  the sandbox's traffic access token, for a sandbox created\n"
+    "                           with network.allowPublicTraffic false (env WARREN_TRAFFIC_TOKEN)\n"
+    "  -h, --help               show this help\n"
     "\n";
 
 static const char ssh_help[] =
@@ -52,6 +54,7 @@ static const char ssh_help[] =
     "  -p, --port PORT   the bridge's port in the sandbox (default 8081)\n"
     "  -i FILE           identity file, passed to ssh\n"
     "  -o OPTION         an ssh option, passed to ssh before warren's own (repeatable)\n"
+    "  -t, --traffic-token TOK  the sandbox's traffic access token (env WARREN_TRAFFIC_TOKEN)\n"
     "  -h, --help        show this help\n"
     "\n";
 
@@ -70,6 +73,17 @@ static int sandbox_id_of(const char *host, char *out, size_t size)
 	return 0;
 }
 
+/* A token goes into a header line: printable ASCII without spaces only. */
+static int check_token(const char *s)
+{
+	if (!*s || strlen(s) > 256)
+		return -EINVAL;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
 static int check_port(const char *s)
 {
 	char *end;
@@ -82,23 +96,28 @@ int cmd_ssh_proxy(struct cli *c, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"port", required_argument, NULL, 'p'},
+	    {"traffic-token", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    CLI_GLOBAL_OPTIONS,
 	    {},
 	};
 	const char *port = SSH_DEFAULT_PORT;
+	const char *token = getenv("WARREN_TRAFFIC_TOKEN");
 	const char *base;
-	char id[65], h_id[100], h_port[40];
+	char id[65], h_id[100], h_port[40], h_token[300];
 	struct ws_url url;
 	struct warren_error err = {0};
 	struct buf pending = BUF_INIT;
 	int opt, fd = -1, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+p:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+p:t:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			port = optarg;
+			break;
+		case 't':
+			token = optarg;
 			break;
 		case 'h':
 			cli_print_help(proxy_help);
@@ -112,6 +131,10 @@ int cmd_ssh_proxy(struct cli *c, int argc, char **argv)
 		return cli_usage_error("ssh-proxy", "expected one SANDBOX_ID");
 	if (check_port(port) < 0)
 		return cli_usage_error("ssh-proxy", "invalid port '%s'", port);
+	if (token && *token == '\0')
+		token = NULL;
+	if (token && check_token(token) < 0)
+		return cli_usage_error("ssh-proxy", "invalid traffic token");
 	if (sandbox_id_of(argv[optind], id, sizeof(id)) < 0)
 		return cli_usage_error("ssh-proxy", "invalid sandbox id '%s'", argv[optind]);
 	base = c->sandbox_url && *c->sandbox_url ? c->sandbox_url
@@ -126,7 +149,11 @@ int cmd_ssh_proxy(struct cli *c, int argc, char **argv)
 	/* The API key is not sent: this traffic goes on to the sandbox, which must not see it. */
 	snprintf(h_id, sizeof(h_id), "E2b-Sandbox-Id: %s", id);
 	snprintf(h_port, sizeof(h_port), "E2b-Sandbox-Port: %s", port);
-	const char *headers[] = {h_id, h_port, NULL};
+	const char *headers[] = {h_id, h_port, NULL, NULL};
+	if (token) {
+		snprintf(h_token, sizeof(h_token), "E2B-Traffic-Access-Token: %s", token);
+		headers[2] = h_token;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	r = ws_client_connect(&url, headers, SSH_CONNECT_TIMEOUT_MS, &fd, &pending, &err);
@@ -161,11 +188,12 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 	static const struct option options[] = {
 	    {"login", required_argument, NULL, 'l'},
 	    {"port", required_argument, NULL, 'p'},
+	    {"traffic-token", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    CLI_GLOBAL_OPTIONS,
 	    {},
 	};
-	const char *user = "user", *port = SSH_DEFAULT_PORT, *identity = NULL;
+	const char *user = "user", *port = SSH_DEFAULT_PORT, *identity = NULL, *token = NULL;
 	const char *ssh_opts[16];
 	size_t n_ssh_opts = 0;
 	char self[PATH_MAX], id[65];
@@ -174,7 +202,7 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+l:p:i:o:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+l:p:i:o:t:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			user = optarg;
@@ -184,6 +212,9 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 			break;
 		case 'i':
 			identity = optarg;
+			break;
+		case 't':
+			token = optarg;
 			break;
 		case 'o':
 			if (n_ssh_opts == ARRAY_SIZE(ssh_opts))
@@ -205,6 +236,8 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 		return cli_usage_error("sandbox ssh", "invalid sandbox id '%s'", argv[optind]);
 	if (check_port(port) < 0)
 		return cli_usage_error("sandbox ssh", "invalid port '%s'", port);
+	if (token && check_token(token) < 0)
+		return cli_usage_error("sandbox ssh", "invalid traffic token");
 	if (!*user || strpbrk(user, "@ \t\n'\"\\%"))
 		return cli_usage_error("sandbox ssh", "invalid user '%s'", user);
 	optind++;
@@ -221,7 +254,9 @@ int cmd_sandbox_ssh(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	/* The settings reach the proxy through the environment ssh passes on. */
+	/* The token too: on the proxy's command line, other users' ps would show it. */
 	if ((c->sandbox_url && setenv("E2B_SANDBOX_URL", c->sandbox_url, 1) < 0) ||
+	    (token && setenv("WARREN_TRAFFIC_TOKEN", token, 1) < 0) ||
 	    (c->api_url && setenv("E2B_API_URL", c->api_url, 1) < 0) ||
 	    buf_printf(&proxy, "ProxyCommand='%s' ssh-proxy --port %s %%h", self, port) < 0 ||
 	    buf_printf(&dest, "%s@%s", user, id) < 0 ||

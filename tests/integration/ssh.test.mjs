@@ -47,6 +47,25 @@ const sshOpts = () => [
 	'-o', 'ConnectTimeout=60',
 ];
 
+// Starts sshd (with our key for `user`) and the bridge on 8081 in a sandbox, and waits for both.
+async function startSshd(sandbox) {
+	const pub = fs.readFileSync(path.join(dir, 'id.pub'), 'utf8').trim();
+	await sandbox.commands.run(`mkdir -p ~/.ssh && echo '${pub}' > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`);
+	await sandbox.commands.run('ssh-keygen -A', { user: 'root' });
+	await sandbox.commands.run('/usr/sbin/sshd -D', { user: 'root', background: true });
+	await sandbox.commands.run('/opt/warren/bin/warren-wsbridge serve 8081', { background: true });
+	const up = await waitFor(
+		async () =>
+			(
+				await sandbox.commands.run(
+					'(exec 3<>/dev/tcp/127.0.0.1/22) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null && echo up || true',
+				)
+			).stdout.trim() === 'up',
+		{ timeoutMs: 30000, intervalMs: 200 },
+	);
+	assert.ok(up, 'sshd and the bridge did not come up');
+}
+
 async function sshdLog() {
 	const r = await sbx.commands.run('cat /var/log/sshd.log', { user: 'root' }).catch((e) => e);
 	return r.stdout;
@@ -180,16 +199,7 @@ test('a bridge without its TCP service answers 502 in the error shape', async ()
 
 test('an open ssh session ends when its sandbox is killed', async () => {
 	const other = await Sandbox.create({ timeoutMs: 600000 });
-	const pub = fs.readFileSync(path.join(dir, 'id.pub'), 'utf8').trim();
-	await other.commands.run(`mkdir -p ~/.ssh && echo '${pub}' > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`);
-	await other.commands.run('ssh-keygen -A', { user: 'root' });
-	await other.commands.run('/usr/sbin/sshd -D', { user: 'root', background: true });
-	await other.commands.run('/opt/warren/bin/warren-wsbridge serve 8081', { background: true });
-	await waitFor(
-		async () =>
-			(await other.commands.run('(exec 3<>/dev/tcp/127.0.0.1/22) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null && echo up || true')).stdout.trim() === 'up',
-		{ timeoutMs: 30000, intervalMs: 200 },
-	);
+	await startSshd(other);
 	const session = run('ssh', [...sshOpts(), `user@${other.sandboxId}`, 'echo started; sleep 600'], { timeoutMs: 120000 });
 	const started = await waitFor(
 		async () => (await other.commands.run('pgrep -u user -x sleep || true')).stdout.trim() !== '',
@@ -203,4 +213,27 @@ test('an open ssh session ends when its sandbox is killed', async () => {
 	assert.notEqual(r.status, 0);
 	assert.equal(r.stdout.toString(), 'started\n');
 	assert.ok(Date.now() - t0 < 60000);
+});
+
+test('a sandbox without public traffic needs its traffic token, which the proxy sends', async () => {
+	const sec = await Sandbox.create({ network: { allowPublicTraffic: false }, timeoutMs: 600000 });
+	try {
+		assert.match(sec.trafficAccessToken, /^[0-9a-f]{32}$/);
+		await startSshd(sec);
+		const no = await run(WARREN, ['ssh-proxy', sec.sandboxId]);
+		assert.equal(no.status, 1);
+		assert.match(no.stderr, /HTTP 401: Sandbox \S+ is secured/);
+		const wrong = await run(WARREN, ['ssh-proxy', '--traffic-token', 'f'.repeat(32), sec.sandboxId]);
+		assert.equal(wrong.status, 1);
+		assert.match(wrong.stderr, /HTTP 401/);
+		const r = await run(WARREN, [
+			'sandbox', 'ssh', '-t', sec.trafficAccessToken, '-i', path.join(dir, 'id'),
+			'-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts3')}`, '-o', 'BatchMode=yes',
+			sec.sandboxId, '--', 'echo', 'secured-ok',
+		]);
+		assert.equal(r.status, 0, r.stderr);
+		assert.equal(r.stdout.toString(), 'secured-ok\n');
+	} finally {
+		await sec.kill();
+	}
 });
