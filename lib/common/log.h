@@ -21,4 +21,12 @@ void log_msg(enum log_level lvl, const char *sandbox_id, const char *fmt, ...)
 #define log_error(...) log_msg(LOG_ERROR, NULL, __VA_ARGS__)
 #define log_sbx(lvl, id, ...) log_msg(lvl, id, __VA_ARGS__)
 
+/*
+ * Inside a sandbox the agent's stdout and stderr go to this file (its own,
+ * on the sandbox's disk), rotated to LOG_AGENT_FILE ".1" past
+ * LOG_AGENT_FILE_MAX bytes; warrend serves it as the sandbox's logs.
+ */
+#define LOG_AGENT_FILE "/var/log/warren-agent.log"
+#define LOG_AGENT_FILE_MAX (1024u * 1024u)
+
 #endif

@@ -787,6 +787,34 @@ static int cg_read_u64(const char *base, const char *id, const char *file, uint6
 	return 0;
 }
 
+int cgroup_stat_value(const char *text, const char *key, uint64_t *ret)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = text; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ' && line[klen + 1] >= '0' &&
+		    line[klen + 1] <= '9') {
+			*ret = strtoull(line + klen + 1, NULL, 10);
+			return 0;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+/* The page cache figures of memory.stat; zeros when the file cannot be read. */
+static void cg_read_memory_stat(const char *base, const char *id, bool v2, struct cgroup_stats *st)
+{
+	_cleanup_free_ char *s = NULL;
+
+	if (cg_read(base, id, "memory.stat", &s) < 0)
+		return;
+	(void)cgroup_stat_value(s, v2 ? "file" : "total_cache", &st->memory_cache);
+	(void)cgroup_stat_value(s, v2 ? "inactive_file" : "total_inactive_file",
+	                        &st->memory_inactive_file);
+}
+
 int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats *ret)
 {
 	struct cgroup_stats st = {0};
@@ -798,17 +826,15 @@ int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats 
 	if (m->v2) {
 		const char *b = m->hier[0].base;
 		_cleanup_free_ char *cpu = NULL;
-		const char *u;
 
 		r = cg_read(b, id, "cpu.stat", &cpu);
 		if (r < 0)
 			return r;
-		u = strstr(cpu, "usage_usec ");
-		if (u)
-			st.cpu_usage_us = strtoull(u + strlen("usage_usec "), NULL, 10);
+		(void)cgroup_stat_value(cpu, "usage_usec", &st.cpu_usage_us);
 		r = cg_read_u64(b, id, "memory.current", &st.memory_bytes);
 		if (r < 0)
 			return r;
+		cg_read_memory_stat(b, id, true, &st);
 		r = cg_read_u64(b, id, "pids.current", &v);
 	} else {
 		const struct cg_hier *h = cg_find(m, CG_CPUACCT);
@@ -819,6 +845,7 @@ int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats 
 		                &st.memory_bytes);
 		if (r < 0)
 			return r;
+		cg_read_memory_stat(cg_find(m, CG_MEMORY)->base, id, false, &st);
 		r = cg_read_u64(cg_find(m, CG_PIDS)->base, id, "pids.current", &v);
 	}
 	if (r < 0)

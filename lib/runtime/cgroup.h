@@ -47,11 +47,25 @@ int cgroup_destroy(struct cgroup_mgr *m, const char *id);
 /* Calls fn for every sandbox group that exists under the parent (restart cleanup). */
 int cgroup_list(struct cgroup_mgr *m, void (*fn)(const char *id, void *ud), void *ud);
 
+/*
+ * Usage of a sandbox's group(s). memory_bytes is what the kernel charges (v1
+ * memory.usage_in_bytes, v2 memory.current): page cache included. From
+ * memory.stat (hierarchical totals on v1): memory_cache = page cache (v1
+ * total_cache, v2 file), memory_inactive_file = the part of it the kernel
+ * reclaims first (v1 total_inactive_file, v2 inactive_file); 0 when absent.
+ */
 struct cgroup_stats {
 	uint64_t cpu_usage_us;
 	uint64_t memory_bytes;
+	uint64_t memory_cache;
+	uint64_t memory_inactive_file;
 	unsigned pids;
 };
 int cgroup_read_stats(struct cgroup_mgr *m, const char *id, struct cgroup_stats *ret);
+/*
+ * The value of `key` in a "key value" per line text (memory.stat, cpu.stat),
+ * or -ENOENT. Exposed for unit tests.
+ */
+int cgroup_stat_value(const char *text, const char *key, uint64_t *ret);
 
 #endif

@@ -26,6 +26,7 @@
 #include "connect.h"
 #include "files_http.h"
 #include "pjson.h"
+#include "logfile.h"
 #include "proc.h"
 #include "rpc_fs.h"
 #include "rpc_process.h"
@@ -339,6 +340,9 @@ int main(void)
 	a.is_init = getpid() == 1;
 	if (a.is_init && getsid(0) != 1)
 		setsid();
+	/* In a sandbox, the log goes to a file there: warrend serves it as the sandbox's logs. */
+	if (a.is_init && (r = agent_log_open()) < 0)
+		log_warn("cannot open %s: %s", LOG_AGENT_FILE, strerror(-r));
 	/* Code inside the sandbox runs as the same uid (root) as the agent: non-dumpable,
 	 * the agent's memory (its access token) and /proc/1/mem need CAP_SYS_PTRACE,
 	 * which nothing inside has. Children are dumpable again after their exec. */

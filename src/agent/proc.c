@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "connect.h"
 #include "event.h"
+#include "logfile.h"
 
 struct sub_msg {
 	struct sub_msg *next;
@@ -439,6 +441,13 @@ static void *pump_main(void *arg)
 			pthread_cond_wait(&p->exit_cond, &t->lock);
 		}
 	}
+	/* One line per process end in the sandbox's log (docs/OBSERVABILITY.md). */
+	if (WIFSIGNALED(p->wait_status))
+		log_info("process %d ended: killed by signal %d", (int)p->pid,
+		         WTERMSIG(p->wait_status));
+	else
+		log_info("process %d ended: exit code %d", (int)p->pid,
+		         WEXITSTATUS(p->wait_status));
 	/* Without memory for the end event, subscribers still see the stream end. */
 	if (event_end_json(&end, p->wait_status) >= 0) {
 		p->end_len = end.len;
@@ -778,6 +787,14 @@ int proc_spawn(struct proc_table *t, const struct proc_spec *spec, struct proc_s
 	pthread_cond_broadcast(&p->exit_cond);
 	proc_unref_locked(p); /* the creator's */
 	pthread_mutex_unlock(&t->lock);
+	{
+		char cmd[512];
+		agent_log_argv(spec->argv, cmd, sizeof(cmd));
+		log_info("process %d started (uid %u%s): %s", (int)pid,
+		         spec->switch_user ? (unsigned)spec->uid : (unsigned)getuid(),
+		         spec->pty ? ", pty" : "", cmd);
+		(void)agent_log_rotate();
+	}
 	if (!sub) {
 		rpc_fail(e, "resource_exhausted", "out of memory");
 		return -ENOMEM;

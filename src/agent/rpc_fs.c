@@ -214,6 +214,18 @@ static int fs_fail(struct rpc_error *e, int err, const char *what, const char *p
 	case -EDQUOT:
 		return rpc_fail(e, "resource_exhausted", "cannot %s '%s': no space left", what,
 		                path);
+	case -ENOTDIR:
+		return rpc_fail(e, "invalid_argument",
+		                "cannot %s '%s': a component is not a directory", what, path);
+	case -EEXIST:
+	case -ENOTEMPTY:
+		return rpc_fail(e, "already_exists", "cannot %s '%s': %s", what, path,
+		                strerror(-err));
+	case -EISDIR:
+	case -EINVAL:
+	case -EBUSY:
+		return rpc_fail(e, "invalid_argument", "cannot %s '%s': %s", what, path,
+		                strerror(-err));
 	case -ENOMEM:
 		return oom(e);
 	default:

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_json.h"
 #include "auth.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "prom.h"
 #include "proxy.h"
 
 #define MAX_SEGMENTS 8
@@ -89,7 +91,10 @@ enum route {
 	R_CONNECT_V1,
 	R_CONNECT_V2,
 	R_LOGS,
+	R_LOGS_V2,
 	R_METRICS,
+	R_METRICS_MULTI, /* GET /sandboxes/metrics?sandbox_ids= */
+	R_PROMETHEUS,    /* GET /metrics: warrend's own, text format */
 	R_TEMPLATES,
 	R_NETWORK,
 	R_UNSUPPORTED, /* an E2B endpoint warren does not implement (yet) */
@@ -114,6 +119,8 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return get ? R_HEALTH : R_BAD_METHOD;
 	if (s->n == 1 && seg_is(s, 0, "templates"))
 		return get ? R_TEMPLATES : R_BAD_METHOD;
+	if (s->n == 1 && seg_is(s, 0, "metrics"))
+		return get ? R_PROMETHEUS : R_BAD_METHOD;
 	/* Template builds, tags, snapshots, volumes, secrets, teams. */
 	size_t root = (seg_is(s, 0, "v2") || seg_is(s, 0, "v3")) ? 1 : 0;
 	for (size_t i = 0; i < ARRAY_SIZE(unsupported_roots); i++)
@@ -128,6 +135,9 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 			return v2 ? R_LIST_V2 : R_LIST_V1;
 		return R_BAD_METHOD;
 	}
+	/* Not an id: warren's ids are 20 characters. */
+	if (s->n == base + 2 && !v2 && seg_is(s, base + 1, "metrics"))
+		return get ? R_METRICS_MULTI : R_BAD_METHOD;
 	*ret_id = s->v[base + 1];
 	if (s->n == base + 2 && !v2) {
 		if (get)
@@ -140,8 +150,8 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 		return post ? (v2 ? R_CONNECT_V2 : R_CONNECT_V1) : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "timeout"))
 		return post ? R_TIMEOUT : R_BAD_METHOD;
-	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "logs"))
-		return get ? R_LOGS : R_BAD_METHOD;
+	if (s->n == base + 3 && seg_is(s, base + 2, "logs"))
+		return get ? (v2 ? R_LOGS_V2 : R_LOGS) : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "metrics"))
 		return get ? R_METRICS : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "network"))
@@ -158,17 +168,72 @@ static bool route_has_body(enum route r)
 	       r == R_CONNECT_V2 || r == R_NETWORK;
 }
 
+/* The class a route's latency is counted in (GET /metrics). */
+static enum prom_route prom_route_of(enum route r)
+{
+	switch (r) {
+	case R_HEALTH:
+		return PROM_ROUTE_HEALTH;
+	case R_CREATE_V1:
+	case R_CREATE_V2:
+		return PROM_ROUTE_CREATE;
+	case R_CONNECT_V1:
+	case R_CONNECT_V2:
+		return PROM_ROUTE_CONNECT;
+	case R_LIST_V1:
+	case R_LIST_V2:
+		return PROM_ROUTE_LIST;
+	case R_GET:
+		return PROM_ROUTE_GET;
+	case R_KILL:
+		return PROM_ROUTE_KILL;
+	case R_TIMEOUT:
+		return PROM_ROUTE_TIMEOUT;
+	case R_NETWORK:
+		return PROM_ROUTE_NETWORK;
+	case R_METRICS:
+	case R_METRICS_MULTI:
+		return PROM_ROUTE_METRICS;
+	case R_LOGS:
+	case R_LOGS_V2:
+		return PROM_ROUTE_LOGS;
+	case R_TEMPLATES:
+		return PROM_ROUTE_TEMPLATES;
+	case R_PROMETHEUS:
+		return PROM_ROUTE_PROMETHEUS;
+	default:
+		return PROM_ROUTE_OTHER;
+	}
+}
+
+/*
+ * The API key of a request: X-API-KEY, or for GET /metrics also "Authorization: Bearer
+ * <key>", which is what a Prometheus scrape job's `authorization` setting sends.
+ */
+static const char *request_key(struct http_request *req, enum route route)
+{
+	const char *key = http_header_get(req, "X-API-KEY"), *a;
+
+	if (key || route != R_PROMETHEUS)
+		return key;
+	a = http_header_get(req, "Authorization");
+	if (a && strncasecmp(a, "Bearer ", 7) == 0)
+		return a + 7;
+	return NULL;
+}
+
 static void control_plane(struct api *api, struct http_conn *c, struct http_request *req)
 {
 	struct segments segs = {0};
 	struct buf body = BUF_INIT;
 	const char *id = NULL;
-	enum route route;
+	enum route route = R_NONE;
+	int64_t t0 = now_mono_us();
 	int r;
 
 	if (split_path(req->path, &segs) < 0) {
 		http_reply_error(c, 404, "Not found: malformed path");
-		return;
+		goto out;
 	}
 	route = route_of(req->method, &segs, &id);
 	if (route == R_HEALTH) {
@@ -176,7 +241,7 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		goto out;
 	}
 
-	r = auth_check(api->store, http_header_get(req, "X-API-KEY"));
+	r = auth_check(api->store, request_key(req, route));
 	if (r < 0) {
 		log_error("checking API key: %s", strerror(-r));
 		http_reply_error(c, 500, "Cannot check the API key");
@@ -255,10 +320,19 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		api_sandbox_connect(&x, 2);
 		break;
 	case R_LOGS:
-		api_sandbox_logs(&x);
+		api_sandbox_logs(&x, 1);
+		break;
+	case R_LOGS_V2:
+		api_sandbox_logs(&x, 2);
 		break;
 	case R_METRICS:
 		api_sandbox_metrics(&x);
+		break;
+	case R_METRICS_MULTI:
+		api_sandboxes_metrics(&x);
+		break;
+	case R_PROMETHEUS:
+		api_prometheus(&x);
 		break;
 	case R_TEMPLATES:
 		api_template_list(&x);
@@ -271,6 +345,7 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		break;
 	}
 out:
+	prom_request_done(api->prom, prom_route_of(route), (double)(now_mono_us() - t0) / 1e6);
 	buf_release(&body);
 	segments_release(&segs);
 }

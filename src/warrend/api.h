@@ -24,14 +24,18 @@ struct store;
 struct proxy;
 struct cgroup_mgr;
 struct pool;
+struct prom;
 
 struct api {
 	struct registry *reg;
 	struct store *store;
-	struct proxy *proxy;        /* NULL: no data plane */
-	struct cgroup_mgr *cgroups; /* NULL: metrics are empty */
-	struct pool *pool;          /* NULL: every create is cold */
-	unsigned tpl_cpu_count;     /* the base template, for GET /templates */
+	struct proxy *proxy;               /* NULL: no data plane */
+	struct cgroup_mgr *cgroups;        /* NULL: metrics are empty */
+	struct pool *pool;                 /* NULL: every create is cold */
+	struct prom *prom;                 /* NULL: no Prometheus counts (GET /metrics is empty) */
+	const char *state_dir;             /* NULL: no sandbox logs */
+	unsigned pool_size, max_sandboxes; /* for GET /metrics */
+	unsigned tpl_cpu_count;            /* the base template, for GET /templates */
 	unsigned tpl_memory_mb;
 	unsigned tpl_disk_mb;
 	int64_t started_ms; /* when warrend started: the template's createdAt */
@@ -56,8 +60,11 @@ void api_sandbox_get(struct api_route_ctx *x);
 void api_sandbox_kill(struct api_route_ctx *x);
 void api_sandbox_connect(struct api_route_ctx *x, int version);
 void api_sandbox_set_timeout(struct api_route_ctx *x);
-void api_sandbox_logs(struct api_route_ctx *x);
+/* api_observe.c: metrics, logs, Prometheus (docs/OBSERVABILITY.md). */
+void api_sandbox_logs(struct api_route_ctx *x, int version);
 void api_sandbox_metrics(struct api_route_ctx *x);
+void api_sandboxes_metrics(struct api_route_ctx *x);
+void api_prometheus(struct api_route_ctx *x);
 void api_template_list(struct api_route_ctx *x);
 /* PUT /sandboxes/{id}/network (api_network.c parses, the registry applies). */
 void api_sandbox_network(struct api_route_ctx *x);

@@ -13,8 +13,8 @@
 #include "api_network.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "runtime/cgroup.h"
 #include "pool.h"
+#include "prom.h"
 #include "registry.h"
 
 #define CLIENT_ID "warren"
@@ -77,6 +77,8 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 	struct warren_error err = {0};
 	struct api_create_req req = {0};
 	struct registry_info info;
+	int64_t t0 = now_mono_us();
+	enum prom_create_source src = PROM_CREATE_POOL;
 	int r;
 
 	r = api_parse_create(x->body, x->body_len, &req, &err);
@@ -95,9 +97,16 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 		req.disk_mb = 0;
 	/* A ready pooled sandbox when one fits, else a cold one. */
 	r = pool_claim(x->api->pool, &req, &info);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		src = PROM_CREATE_COLD;
 		r = registry_create(x->api->reg, &req, &info, &err);
+	}
 	api_create_req_release(&req);
+	if (r == 0)
+		prom_create_done(x->api->prom, src, (double)(now_mono_us() - t0) / 1e6);
+	else if (r != -ENOENT)
+		prom_create_failed(x->api->prom,
+		                   r == -EAGAIN ? PROM_FAIL_CAPACITY : PROM_FAIL_ERROR);
 	if (r == -ENOENT) {
 		http_reply_error(x->c, 404, "%s", err.msg);
 		return;
@@ -188,50 +197,6 @@ void api_sandbox_kill(struct api_route_ctx *x)
 		http_reply_error(x->c, 500, "Cannot kill the sandbox: %s", strerror(-r));
 	else
 		http_reply(x->c, 204, NULL, NULL, 0);
-}
-
-void api_sandbox_logs(struct api_route_ctx *x)
-{
-	struct registry_info info;
-
-	if (registry_get(x->api->reg, x->id, &info) < 0) {
-		reply_not_found(x);
-		return;
-	}
-	registry_info_release(&info);
-	api_reply_json(x->c, 200, json_pack("{s:[], s:[]}", "logs", "logEntries"), NULL);
-}
-
-/* One SandboxMetric sample from the sandbox's cgroups; CPU is the average since start. */
-void api_sandbox_metrics(struct api_route_ctx *x)
-{
-	struct registry_info info;
-	struct cgroup_stats st;
-	json_t *arr = json_array();
-	int64_t now = now_real_ms();
-	char ts[32];
-
-	if (registry_get(x->api->reg, x->id, &info) < 0) {
-		json_decref(arr);
-		reply_not_found(x);
-		return;
-	}
-	if (arr && x->api->cgroups && cgroup_read_stats(x->api->cgroups, x->id, &st) == 0) {
-		double elapsed_us = (double)(now - info.started_ms) * 1000.0 * info.cpu_count;
-		double pct = elapsed_us > 0 ? 100.0 * (double)st.cpu_usage_us / elapsed_us : 0.0;
-
-		api_format_time(now, ts);
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:I, s:i, s:f, s:I, s:I, s:I, s:I, s:I}", "timestamp", ts,
-		                   "timestampUnix", (json_int_t)(now / 1000), "cpuCount",
-		                   (int)info.cpu_count, "cpuUsedPct", pct > 100.0 ? 100.0 : pct,
-		                   "memUsed", (json_int_t)st.memory_bytes, "memTotal",
-		                   (json_int_t)info.memory_mb << 20, "memCache", (json_int_t)0,
-		                   "diskUsed", (json_int_t)0, "diskTotal",
-		                   (json_int_t)info.disk_mb << 20));
-	}
-	registry_info_release(&info);
-	api_reply_json(x->c, 200, arr, NULL);
 }
 
 void api_sandbox_network(struct api_route_ctx *x)

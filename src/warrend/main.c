@@ -15,8 +15,10 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "metrics.h"
 #include "pool.h"
 #include "egress.h"
+#include "prom.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -153,6 +155,8 @@ struct daemon {
 	struct rt *rt;
 	struct registry *reg;
 	struct pool *pool;
+	struct metrics *metrics;
+	struct prom *prom;
 	struct proxy *proxy;
 	struct http_server *server;
 	bool serving; /* sandboxes are destroyed at exit only once we served */
@@ -190,6 +194,7 @@ fail:
 static void daemon_release(struct daemon *d)
 {
 	http_server_free(d->server);
+	metrics_free(d->metrics);
 	/* The refill thread stops first, so that nothing is added while we tear down. */
 	pool_free(d->pool);
 	/* A start that failed leaves re-adopted sandboxes alone for the next start. */
@@ -201,6 +206,7 @@ static void daemon_release(struct daemon *d)
 	net_mgr_free(d->net);
 	cgroup_mgr_free(d->cgroups);
 	store_close(d->store);
+	prom_free(d->prom);
 }
 
 int main(int argc, char **argv)
@@ -278,16 +284,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.proxy = proxy_new(registry_resolve, d.reg, cfg.domain);
-	if (!d.proxy) {
+	d.prom = prom_new();
+	if (!d.proxy || !d.prom) {
 		log_error("out of memory");
 		goto out;
 	}
 	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
+	proxy_set_signed_lookup(d.proxy, registry_find_signed, d.reg);
 	api = (struct api){
 	    .reg = d.reg,
 	    .store = d.store,
 	    .proxy = d.proxy,
 	    .cgroups = d.cgroups,
+	    .prom = d.prom,
+	    .state_dir = cfg.state_dir,
+	    .pool_size = cfg.pool_size,
+	    .max_sandboxes = cfg.max_sandboxes,
 	    .tpl_cpu_count = BASE_CPU_COUNT,
 	    .tpl_memory_mb = BASE_MEMORY_MB,
 	    .tpl_disk_mb = cfg.disk_mb,
@@ -308,6 +320,19 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		api.pool = d.pool;
+	}
+	struct metrics_config mcfg = {
+	    .reg = d.reg,
+	    .store = d.store,
+	    .cgroups = d.cgroups,
+	    .rt = d.rt,
+	    .state_dir = cfg.state_dir,
+	    .interval_ms = cfg.metrics_interval_ms,
+	};
+	r = metrics_new(&mcfg, &d.metrics);
+	if (r < 0) {
+		log_error("starting the metrics sampler: %s", strerror(-r));
+		goto out;
 	}
 	signal_server = d.server;
 	if (setup_signals() < 0) {

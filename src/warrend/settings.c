@@ -32,6 +32,9 @@ void settings_usage(FILE *f)
 	    "  --max-sandboxes N      concurrent sandbox cap (WARREN_MAX_SANDBOXES, default 256)\n"
 	    "  --pool-size N          ready sandboxes kept for fast creates (WARREN_POOL_SIZE,\n"
 	    "                         default 2, 0 disables the pool)\n"
+	    "  --metrics-interval-ms N  sandbox metrics sampling period "
+	    "(WARREN_METRICS_INTERVAL_MS,\n"
+	    "                         default 5000, 100..3600000)\n"
 	    "  --disk-size MIB        each sandbox's disk quota in MiB (WARREN_DISK_SIZE_MB,\n"
 	    "                         default 10240; a create may ask less with diskSizeMB)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
@@ -102,6 +105,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_AGENT,
 		O_MAX,
 		O_POOL,
+		O_METRICS_INTERVAL,
 		O_DISK,
 		O_NEWKEY,
 		O_HELP,
@@ -117,6 +121,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"agent", required_argument, NULL, O_AGENT},
 	    {"max-sandboxes", required_argument, NULL, O_MAX},
 	    {"pool-size", required_argument, NULL, O_POOL},
+	    {"metrics-interval-ms", required_argument, NULL, O_METRICS_INTERVAL},
 	    {"disk-size", required_argument, NULL, O_DISK},
 	    {"new-key", no_argument, NULL, O_NEWKEY},
 	    {"help", no_argument, NULL, O_HELP},
@@ -126,6 +131,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	const char *listen = env_or("WARREN_LISTEN", "127.0.0.1:3000");
 	const char *max = env_or("WARREN_MAX_SANDBOXES", "256");
 	const char *pool = env_or("WARREN_POOL_SIZE", "2");
+	const char *interval = env_or("WARREN_METRICS_INTERVAL_MS", "5000");
 	const char *disk = env_or("WARREN_DISK_SIZE_MB", "10240");
 	const char *agent = getenv("WARREN_AGENT");
 	char *end;
@@ -171,6 +177,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		case O_POOL:
 			pool = optarg;
 			break;
+		case O_METRICS_INTERVAL:
+			interval = optarg;
+			break;
 		case O_DISK:
 			disk = optarg;
 			break;
@@ -205,6 +214,12 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	if (errno || end == pool || *end || n < 0 || n > 64)
 		return err_set(err, EINVAL, "invalid --pool-size '%s' (0..64)", pool);
 	cfg->pool_size = (unsigned)n;
+	errno = 0;
+	n = strtol(interval, &end, 10);
+	if (errno || end == interval || *end || n < 100 || n > 3600000)
+		return err_set(err, EINVAL, "invalid --metrics-interval-ms '%s' (100..3600000)",
+		               interval);
+	cfg->metrics_interval_ms = (unsigned)n;
 	errno = 0;
 	n = strtol(disk, &end, 10);
 	if (errno || end == disk || *end || n < DISK_MB_MIN || n > DISK_MB_MAX)

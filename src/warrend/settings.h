@@ -25,8 +25,9 @@ struct warrend_settings {
 	char *agent;         /* heap */
 	const char *api_key; /* WARREN_API_KEY, NULL if unset */
 	unsigned max_sandboxes;
-	unsigned pool_size; /* ready sandboxes kept per template; 0: none */
-	unsigned disk_mb;   /* each sandbox's disk (quota), MiB */
+	unsigned pool_size;           /* ready sandboxes kept per template; 0: none */
+	unsigned metrics_interval_ms; /* sandbox metrics sampling period */
+	unsigned disk_mb;             /* each sandbox's disk (quota), MiB */
 	bool new_key, help, version;
 };
 

@@ -29,6 +29,13 @@ static const char schema[] =
     " cpu_count INTEGER NOT NULL, memory_mb INTEGER NOT NULL, disk_mb INTEGER NOT NULL,"
     " allow_internet INTEGER NOT NULL, metadata TEXT NOT NULL, env TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS metrics ("
+    " sandbox_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, cpu_count INTEGER NOT NULL,"
+    " cpu_pct REAL NOT NULL, mem_used INTEGER NOT NULL, mem_total INTEGER NOT NULL,"
+    " mem_cache INTEGER NOT NULL, disk_used INTEGER NOT NULL, disk_total INTEGER NOT NULL,"
+    " PRIMARY KEY (sandbox_id, ts_ms)) WITHOUT ROWID;"
+    /* Samples of sandboxes that went while warrend was down (or a crash mid-kill). */
+    "DELETE FROM metrics WHERE sandbox_id NOT IN (SELECT id FROM sandboxes);"
     /* Secrets and network settings of a sandbox (registry.c's JSON), gone with its row. */
     "CREATE TABLE IF NOT EXISTS sandbox_access (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
@@ -210,6 +217,9 @@ int store_sbx_delete(struct store *s, const char *id)
 
 	(void)exec_bound(s, "DELETE FROM sandbox_access WHERE id = ?", "t", id);
 	r = exec_bound(s, "DELETE FROM sandboxes WHERE id = ?", "t", id);
+	/* Its metric samples go with it (store_metric_add only adds for a live row). */
+	if (r >= 0)
+		(void)exec_bound(s, "DELETE FROM metrics WHERE sandbox_id = ?", "t", id);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
@@ -301,4 +311,115 @@ void store_sbx_free_array(struct store_sbx *rows, size_t n)
 	for (size_t i = 0; i < n; i++)
 		store_sbx_release(&rows[i]);
 	free(rows);
+}
+
+int store_metric_add(struct store *s, const char *id, const struct store_metric *m)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	/* One statement: a sample never outlives a row deleted concurrently. */
+	r = sqlite3_prepare_v2(
+	    s->db,
+	    "INSERT OR REPLACE INTO metrics (sandbox_id, ts_ms, cpu_count, cpu_pct,"
+	    " mem_used, mem_total, mem_cache, disk_used, disk_total)"
+	    " SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM sandboxes"
+	    " WHERE id = ? AND state = 'running'",
+	    -1, &st, NULL);
+	if (r == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, m->ts_ms);
+		sqlite3_bind_int64(st, 2, m->cpu_count);
+		sqlite3_bind_double(st, 3, m->cpu_pct);
+		sqlite3_bind_int64(st, 4, m->mem_used);
+		sqlite3_bind_int64(st, 5, m->mem_total);
+		sqlite3_bind_int64(st, 6, m->mem_cache);
+		sqlite3_bind_int64(st, 7, m->disk_used);
+		sqlite3_bind_int64(st, 8, m->disk_total);
+		sqlite3_bind_text(st, 9, id, -1, SQLITE_TRANSIENT);
+		r = sqlite3_step(st);
+	}
+	r = r == SQLITE_DONE ? (sqlite3_changes(s->db) > 0 ? 0 : -ENOENT) : -EIO;
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_metric_list(struct store *s, const char *id, int64_t from_ms, int64_t to_ms, size_t max,
+                      struct store_metric **ret, size_t *ret_n)
+{
+	struct store_metric *v = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	/* The newest max samples of the range, turned oldest first below. */
+	r = sqlite3_prepare_v2(s->db,
+	                       "SELECT ts_ms, cpu_count, cpu_pct, mem_used, mem_total, mem_cache,"
+	                       " disk_used, disk_total FROM metrics WHERE sandbox_id = ?"
+	                       " AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms DESC LIMIT ?",
+	                       -1, &st, NULL);
+	if (r != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	sqlite3_bind_int64(st, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct store_metric *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				r = SQLITE_NOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[n++] = (struct store_metric){
+		    .ts_ms = sqlite3_column_int64(st, 0),
+		    .cpu_count = (unsigned)sqlite3_column_int64(st, 1),
+		    .cpu_pct = sqlite3_column_double(st, 2),
+		    .mem_used = sqlite3_column_int64(st, 3),
+		    .mem_total = sqlite3_column_int64(st, 4),
+		    .mem_cache = sqlite3_column_int64(st, 5),
+		    .disk_used = sqlite3_column_int64(st, 6),
+		    .disk_total = sqlite3_column_int64(st, 7),
+		};
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	if (r != SQLITE_DONE) {
+		free(v);
+		return r == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		struct store_metric t = v[i];
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int store_metric_thin(struct store *s, int64_t now_ms)
+{
+	/* Keeps the first sample of each bucket (per sandbox) in the age band. */
+	static const char sql[] = "DELETE FROM metrics WHERE ts_ms < ? AND ts_ms >= ? AND"
+	                          " (sandbox_id, ts_ms) NOT IN (SELECT sandbox_id, MIN(ts_ms)"
+	                          " FROM metrics WHERE ts_ms < ? AND ts_ms >= ?"
+	                          " GROUP BY sandbox_id, ts_ms / ?)";
+	const int64_t hour = 3600 * 1000, day = 24 * hour;
+	int a, b;
+
+	a = exec_bound(s, sql, "iiiii", now_ms - hour, now_ms - day, now_ms - hour, now_ms - day,
+	               (int64_t)60 * 1000);
+	if (a < 0)
+		return a;
+	b = exec_bound(s, sql, "iiiii", now_ms - day, (int64_t)0, now_ms - day, (int64_t)0,
+	               (int64_t)600 * 1000);
+	return b < 0 ? b : a + b;
 }

@@ -63,4 +63,29 @@ int store_sbx_list(struct store *s, struct store_sbx **ret, size_t *ret_n);
 void store_sbx_release(struct store_sbx *r);
 void store_sbx_free_array(struct store_sbx *rows, size_t n);
 
+/*
+ * Metric samples of running sandboxes (metrics.h takes them). A sandbox's
+ * samples are deleted with its row (store_sbx_delete), and store_open drops
+ * samples whose sandbox row is gone.
+ */
+struct store_metric {
+	int64_t ts_ms; /* unix ms */
+	unsigned cpu_count;
+	double cpu_pct; /* of cpu_count CPUs, 0..100 */
+	int64_t mem_used, mem_total, mem_cache, disk_used, disk_total; /* bytes */
+};
+/* Adds a sample for a sandbox whose row is "running"; -ENOENT when there is none. */
+int store_metric_add(struct store *s, const char *id, const struct store_metric *m);
+/*
+ * The samples with from_ms <= ts_ms <= to_ms, oldest first, at most max (the newest
+ * ones when there are more). The caller frees *ret.
+ */
+int store_metric_list(struct store *s, const char *id, int64_t from_ms, int64_t to_ms, size_t max,
+                      struct store_metric **ret, size_t *ret_n);
+/*
+ * Thins old samples (all sandboxes): of those older than 1 h, one per minute is kept,
+ * of those older than 24 h, one per 10 minutes. Returns the number deleted.
+ */
+int store_metric_thin(struct store *s, int64_t now_ms);
+
 #endif

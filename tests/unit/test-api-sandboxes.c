@@ -28,6 +28,8 @@
 #include "common/error.h"
 #include "common/http.h"
 #include "common/util.h"
+#include "metrics.h"
+#include "prom.h"
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
@@ -117,6 +119,14 @@ int rt_disk_attach(struct rt *rt, const char *id, struct warren_error *err)
 	return 0;
 }
 
+/* Fixed disk figures, to see them in GET /sandboxes/{id}/metrics. */
+int rt_disk_usage(struct rt *rt, const char *id, uint64_t *ret_used, uint64_t *ret_total)
+{
+	*ret_used = 5 << 20;
+	*ret_total = 9000ULL << 20;
+	return 0;
+}
+
 int rt_cleanup_orphans(struct rt *rt, bool (*keep)(const char *id, void *ud), void *ud)
 {
 	rt->n_orphan_checks++;
@@ -153,6 +163,7 @@ struct fx {
 	struct store *store;
 	struct rt rt;
 	struct registry *reg;
+	struct metrics *metrics;
 	struct api api;
 	struct cgroup_mgr cg;
 	struct http_server *srv;
@@ -199,9 +210,20 @@ static int setup(void **state)
 	                      .store = f->store,
 	                      .proxy = NULL,
 	                      .cgroups = &f->cg,
+	                      .prom = prom_new(),
+	                      .state_dir = f->dir,
+	                      .max_sandboxes = 3,
 	                      .tpl_cpu_count = 2,
 	                      .tpl_memory_mb = 512,
 	                      .tpl_disk_mb = 10240};
+	assert_non_null(f->api.prom);
+	struct metrics_config mc = {.reg = f->reg,
+	                            .store = f->store,
+	                            .cgroups = &f->cg,
+	                            .rt = &f->rt,
+	                            .state_dir = f->dir,
+	                            .interval_ms = 100};
+	assert_int_equal(metrics_new(&mc, &f->metrics), 0);
 	struct http_server_config hc = {
 	    .host = "127.0.0.1",
 	    .listen_fd = -1,
@@ -222,6 +244,8 @@ static int teardown(void **state)
 	http_server_stop(f->srv);
 	pthread_join(f->srv_thread, NULL);
 	http_server_free(f->srv);
+	metrics_free(f->metrics);
+	prom_free(f->api.prom);
 	registry_kill_all(f->reg);
 	registry_free(f->reg);
 	store_close(f->store);
@@ -345,6 +369,83 @@ static bool wait_count(struct fx *f, size_t n, int timeout_ms)
 		poll(NULL, 0, 20);
 	}
 	return false;
+}
+
+/* Metrics filters, the multi-sandbox call, logs and GET /metrics for a running sandbox id. */
+static void test_observe_routes(struct fx *f, const char *id)
+{
+	char path[256];
+	struct resp r;
+
+	/* A range in the future is empty, a bad range is a 400. */
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=%lld", id,
+	         (long long)(now_real_ms() / 1000 + 3600));
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 0);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=0&end=%lld", id,
+	         (long long)(now_real_ms() / 1000 + 1));
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_array_size(r.json) >= 1);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=10&end=9", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics?start=-1", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	request(f, "GET", "/sandboxes/abcdef/metrics", f->key, NULL, &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+
+	/* GET /sandboxes/metrics: the latest sample of each known id, unknown ones left out. */
+	snprintf(path, sizeof(path), "/sandboxes/metrics?sandbox_ids=%s,nosuchid,..", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_object_size(json_object_get(r.json, "sandboxes")), 1);
+	assert_true(json_is_object(json_object_get(json_object_get(r.json, "sandboxes"), id)));
+	resp_release(&r);
+	request(f, "GET", "/sandboxes/metrics", f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+
+	/* No agent wrote a log here: empty, in both shapes; bad parameters are 400s. */
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?direction=backward&level=warn", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_array(json_object_get(r.json, "logs")));
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s/logs?start=0&limit=5", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_array(json_object_get(r.json, "logs")));
+	assert_true(json_is_array(json_object_get(r.json, "logEntries")));
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?direction=sideways", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	snprintf(path, sizeof(path), "/v2/sandboxes/%s/logs?limit=1001", id);
+	request(f, "GET", path, f->key, NULL, &r);
+	expect_error(&r, 400);
+	resp_release(&r);
+	request(f, "GET", "/v2/sandboxes/abcdef/logs", f->key, NULL, &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+
+	/* GET /metrics needs the key (X-API-KEY or a bearer token). */
+	request(f, "GET", "/metrics", NULL, NULL, &r);
+	expect_error(&r, 401);
+	resp_release(&r);
+	request(f, "GET", "/metrics", f->key, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\nwarren_sandboxes{state=\"running\"} 2\n"));
+	assert_non_null(strstr(r.body, "\nwarren_sandbox_creates_total{source=\"cold\"} "));
+	resp_release(&r);
 }
 
 /* ---- tests ---- */
@@ -573,15 +674,29 @@ static void test_lifecycle(void **state)
 	expect_error(&r, 400);
 	resp_release(&r);
 
+	/* The sampler (every 100 ms here) stores samples; the answer lists them oldest first. */
 	snprintf(path, sizeof(path), "/sandboxes/%s/metrics", id);
-	request(f, "GET", path, f->key, NULL, &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(json_array_size(r.json), 1);
+	for (int i = 0; i < 100; i++) {
+		request(f, "GET", path, f->key, NULL, &r);
+		assert_int_equal(r.status, 200);
+		if (json_array_size(r.json) >= 2)
+			break;
+		resp_release(&r);
+		poll(NULL, 0, 50);
+	}
+	assert_true(json_array_size(r.json) >= 2);
+	assert_true(
+	    json_integer_value(json_object_get(json_array_get(r.json, 0), "timestampUnix")) <=
+	    json_integer_value(json_object_get(json_array_get(r.json, 1), "timestampUnix")));
 	it = json_array_get(r.json, 0);
 	assert_int_equal(json_integer_value(json_object_get(it, "memUsed")), 1 << 20);
 	assert_int_equal(json_integer_value(json_object_get(it, "memTotal")), 512 << 20);
 	assert_true(json_is_number(json_object_get(it, "cpuUsedPct")));
+	assert_int_equal(json_integer_value(json_object_get(it, "diskUsed")), 5 << 20);
+	assert_int_equal(json_integer_value(json_object_get(it, "diskTotal")), 9000LL << 20);
+	assert_true(json_is_string(json_object_get(it, "timestamp")));
 	resp_release(&r);
+	test_observe_routes(f, id);
 	request(f, "GET", "/templates", f->key, NULL, &r);
 	assert_int_equal(r.status, 200);
 	it = json_array_get(r.json, 0);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,12 +149,71 @@ static void test_key_format_and_hash(void **state)
 	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* Metric samples: only for running rows, range queries, thinning, gone with the row and on reopen.
+ */
+static void test_metrics(void **state)
+{
+	struct fixture *f = *state;
+	struct store_sbx row = {.id = "m1", .template_id = "base", .state = "running"};
+	struct store_metric m = {
+	    .cpu_count = 2, .cpu_pct = 12.5, .mem_used = 100, .mem_total = 200};
+	struct store_metric *v = NULL;
+	const int64_t now = 60000LL * 20000000, hour = 3600 * 1000; /* minute-aligned */
+	size_t n = 0;
+
+	m.ts_ms = now;
+	assert_int_equal(store_metric_add(f->s, "m1", &m), -ENOENT);
+	row.state = "creating";
+	assert_int_equal(store_sbx_put(f->s, &row), 0);
+	assert_int_equal(store_metric_add(f->s, "m1", &m), -ENOENT);
+	row.state = "running";
+	assert_int_equal(store_sbx_put(f->s, &row), 0);
+
+	/* 3 h of samples every 5 s. */
+	for (int64_t t = now - 3 * hour; t <= now; t += 5000) {
+		m.ts_ms = t;
+		m.disk_used = t;
+		assert_int_equal(store_metric_add(f->s, "m1", &m), 0);
+	}
+	assert_int_equal(store_metric_list(f->s, "m1", now - 10000, now, 100, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(v[0].ts_ms == now - 10000 && v[2].ts_ms == now);
+	assert_true(v[0].cpu_pct == 12.5 && v[0].mem_used == 100 && v[2].disk_used == now);
+	free(v);
+	/* max keeps the newest, still oldest first. */
+	assert_int_equal(store_metric_list(f->s, "m1", 0, INT64_MAX, 2, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(v[0].ts_ms == now - 5000 && v[1].ts_ms == now);
+	free(v);
+
+	/* Thinning: the last hour stays whole (721 samples), older ones one per minute (120). */
+	assert_true(store_metric_thin(f->s, now) > 0);
+	assert_int_equal(store_metric_list(f->s, "m1", 0, INT64_MAX, 100000, &v, &n), 0);
+	assert_int_equal(n, 120 + 721);
+	for (size_t i = 1; i < 120; i++)
+		assert_true(v[i].ts_ms - v[i - 1].ts_ms == 60000);
+	free(v);
+	assert_int_equal(store_metric_thin(f->s, now), 0);
+	/* A day later everything older than a day is one per 10 minutes. */
+	assert_true(store_metric_thin(f->s, now + 25 * hour) > 0);
+	assert_int_equal(store_metric_list(f->s, "m1", 0, INT64_MAX, 100000, &v, &n), 0);
+	assert_true(n <= 20);
+	free(v);
+
+	/* Deleting the row deletes its samples. */
+	assert_int_equal(store_sbx_delete(f->s, "m1"), 0);
+	assert_int_equal(store_metric_list(f->s, "m1", 0, INT64_MAX, 100, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sbx_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test(test_key_format_and_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
