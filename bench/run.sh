@@ -19,3 +19,4 @@ echo "# $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), warren $(git rev-parse -
 node bench/bench.mjs
 node bench/pty.mjs
 node bench/watch.mjs
+node bench/observe.mjs
