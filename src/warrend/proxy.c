@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "proxy.h"
 
+#include "common/urlquery.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,8 @@ struct proxy {
 	char *domain; /* NULL: any */
 	bool (*traffic_ok)(void *ud, const char *sandbox_id, const char *token);
 	void *traffic_ud;
+	proxy_find_signed_fn find_signed;
+	void *signed_ud;
 };
 
 /* The backend socket kept for one client connection (http_conn user data). */
@@ -62,6 +66,60 @@ void proxy_set_traffic_check(struct proxy *p,
 {
 	p->traffic_ok = ok;
 	p->traffic_ud = ud;
+}
+
+void proxy_set_signed_lookup(struct proxy *p, proxy_find_signed_fn find, void *ud)
+{
+	p->find_signed = find;
+	p->signed_ud = ud;
+}
+
+/* GET/HEAD/POST /files with a signature parameter (not decoded: only its presence counts). */
+static bool is_signed_files(const struct proxy *p, const struct http_request *req)
+{
+	const char *q = req->query;
+
+	if (!p->find_signed || strcmp(req->path, "/files") != 0 ||
+	    !(strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
+	      strcmp(req->method, "POST") == 0))
+		return false;
+	while (q && *q) {
+		if (strncmp(q, "signature=", 10) == 0)
+			return true;
+		q = strchr(q, '&');
+		if (q)
+			q++;
+	}
+	return false;
+}
+
+/* The sandbox a signed URL belongs to: 0 with its id, or -errno after replying. */
+static int signed_route(struct proxy *p, struct http_conn *c, struct http_request *req,
+                        char id[PROXY_ID_MAX + 1])
+{
+	static const char *const names[] = {"signature", "signature_expiration", "path",
+	                                    "username"};
+	char *v[4] = {NULL, NULL, NULL, NULL};
+	int r = 0;
+
+	for (size_t i = 0; i < 4 && r == 0; i++) {
+		r = urlq_get(req->query, names[i], &v[i]);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r < 0) {
+		http_reply_error(c, r == -ENOMEM ? 503 : 400, "malformed query string");
+		goto out;
+	}
+	r = p->find_signed(p->signed_ud, v[0] ? v[0] : "", v[1], v[2] ? v[2] : "",
+	                   strcmp(req->method, "POST") == 0 ? "write" : "read", v[3] ? v[3] : "",
+	                   id);
+	if (r < 0)
+		http_reply_error(c, 401, "invalid signature");
+out:
+	for (size_t i = 0; i < 4; i++)
+		free(v[i]);
+	return r;
 }
 
 void proxy_free(struct proxy *p)
@@ -137,7 +195,7 @@ bool proxy_wants(const struct proxy *p, const struct http_request *req)
 
 	if (http_header_get(req, "E2b-Sandbox-Id") || http_header_get(req, "E2b-Sandbox-Port"))
 		return true;
-	return host_route(p, req, &rt) == 0;
+	return host_route(p, req, &rt) == 0 || is_signed_files(p, req);
 }
 
 static void backend_free(void *data)
@@ -231,6 +289,9 @@ void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req
 		snprintf(id, sizeof(id), "%s", hid);
 	} else if (by_host) {
 		snprintf(id, sizeof(id), "%s", hr.id);
+	} else if (is_signed_files(p, req)) {
+		if (signed_route(p, c, req, id) < 0)
+			return;
 	} else {
 		http_reply_error(c, 400, "missing sandbox id");
 		return;

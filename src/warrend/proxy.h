@@ -38,6 +38,18 @@ void proxy_set_traffic_check(struct proxy *p,
                              bool (*ok)(void *ud, const char *sandbox_id, const char *token),
                              void *ud);
 
+/*
+ * Signed /files URLs (uploadUrl/downloadUrl) carry no routing header and no
+ * sandbox name: GET/POST /files?...&signature=... belongs to the data plane,
+ * and find(ud, signature, signature_expiration or NULL, path, op ("read" for
+ * GET, "write" for POST), username) names the sandbox whose token made it
+ * (0 and its id, else -ENOENT: 401 {"code":401,"message":"invalid signature"}).
+ */
+typedef int (*proxy_find_signed_fn)(void *ud, const char *signature, const char *expiration,
+                                    const char *path, const char *op, const char *user,
+                                    char ret_id[65]);
+void proxy_set_signed_lookup(struct proxy *p, proxy_find_signed_fn find, void *ud);
+
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/filesig.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/sandbox.h"
@@ -1027,6 +1028,30 @@ bool registry_traffic_ok(void *ud, const char *sandbox_id, const char *token)
 		ok = token && streq_ct(token, e->traffic_token);
 	pthread_mutex_unlock(&reg->lock);
 	return ok;
+}
+
+int registry_find_signed(void *ud, const char *signature, const char *expiration, const char *path,
+                         const char *op, const char *user, char ret_id[API_SBX_ID_MAX + 1])
+{
+	struct registry *reg = ud;
+	int64_t now = now_real_ms() / 1000;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n && r == -ENOENT; i++) {
+		const struct sbx *e = reg->v[i];
+		int q;
+
+		if (e->state != SBX_RUNNING || !e->envd_token[0])
+			continue;
+		q = filesig_check(signature, expiration, path, op, user, e->envd_token, now);
+		if (q == 0 || q == -ETIMEDOUT) {
+			snprintf(ret_id, API_SBX_ID_MAX + 1, "%s", e->id);
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return r;
 }
 
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)

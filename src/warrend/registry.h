@@ -142,6 +142,14 @@ int registry_update_network(struct registry *reg, const char *id, const struct a
  * sandboxes without a traffic token and for unknown ids (the proxy answers those itself). */
 bool registry_traffic_ok(void *ud, const char *sandbox_id, const char *token);
 
+/*
+ * The running sandbox whose envd token validates a /files signature (filesig.h):
+ * 0 with its id when one matches (expired or not: its agent gives the answer),
+ * -ENOENT when none does. ud is the registry.
+ */
+int registry_find_signed(void *ud, const char *signature, const char *expiration, const char *path,
+                         const char *op, const char *user, char ret_id[API_SBX_ID_MAX + 1]);
+
 /* proxy_resolve_fn: ud is the registry. */
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr);
 

@@ -134,7 +134,8 @@ function snapshot() {
 		nft = '(none)';
 	}
 	return {
-		mounts: mountinfo.length,
+		// Sandbox disks of other warren instances on this host (other suites) come and go.
+		mounts: mountinfo.filter((l) => !/\/sandboxes\/[a-z0-9]+\/disk$/.test(l.split(' ')[4]) || l.includes(w.stateDir)).length,
 		// Mount points only: mount ids and device numbers differ between sandboxes.
 		stateMounts: norm(mountinfo.map((l) => l.split(' ')[4]).filter((m) => m.includes(w.stateDir))),
 		stateLoops: norm(stateLoops()),

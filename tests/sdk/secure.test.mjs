@@ -185,3 +185,43 @@ test('the tokens survive a restart of warrend (re-adopted sandboxes keep them)',
 	const r = await viaHost(sbx.sandboxID, 8000, '/');
 	assert.equal(r.status, 401);
 });
+
+test('signed upload and download URLs reach the right sandbox with no header; expiry and tampering give 401', async () => {
+	const sbxs = [];
+	for (let i = 0; i < 2; i++) {
+		const raw = await createRaw('/sandboxes', { secure: true });
+		sbxs.push(await Sandbox.connect(raw.sandboxID));
+	}
+	for (const [i, s] of sbxs.entries()) await s.files.write('/home/user/who.txt', `sandbox ${i}\n`);
+	// A third party fetches the URLs as they are: no API key, no routing headers.
+	for (const [i, s] of sbxs.entries()) {
+		const url = await s.downloadUrl('/home/user/who.txt');
+		assert.equal(new URL(url).origin, new URL(w.sandboxUrl).origin);
+		assert.match(url, /[?&]signature=v1_/);
+		const r = await fetch(url);
+		assert.equal(r.status, 200);
+		assert.equal(await r.text(), `sandbox ${i}\n`);
+	}
+	const up = await sbxs[1].uploadUrl('/home/user/up.txt');
+	const form = new FormData();
+	form.append('file', new Blob(['uploaded by URL\n']), 'up.txt');
+	const ur = await fetch(up, { method: 'POST', body: form });
+	assert.equal(ur.status, 200, await ur.clone().text());
+	assert.equal(await sbxs[1].files.read('/home/user/up.txt'), 'uploaded by URL\n');
+	assert.equal(await sbxs[0].files.exists('/home/user/up.txt'), false);
+	// A download signature does not upload, a tampered one goes nowhere, an expired one is
+	// refused by its sandbox's agent.
+	const dl = await sbxs[1].downloadUrl('/home/user/up.txt');
+	assert.equal((await fetch(dl, { method: 'POST', body: form })).status, 401);
+	const bad = new URL(dl);
+	bad.searchParams.set('path', '/etc/shadow');
+	const br = await fetch(bad);
+	assert.equal(br.status, 401);
+	assert.deepEqual(await br.json(), { code: 401, message: 'invalid signature' });
+	const short = await sbxs[0].downloadUrl('/home/user/who.txt', { useSignatureExpiration: 1 });
+	assert.equal((await fetch(short)).status, 200);
+	const expired = await waitFor(async () => (await fetch(short)).status === 401, { timeoutMs: 10000, intervalMs: 250 });
+	assert.ok(expired, 'a 1 s signature still worked after 10 s');
+	const er = await fetch(short);
+	assert.match((await er.json()).message, /expired/);
+});

@@ -125,7 +125,7 @@ static void test_too_many(void **state)
 {
 	struct api_create_req req;
 	struct warren_error err;
-	size_t cap = 64 + (API_EGRESS_MAX + 1) * 12;
+	size_t cap = 64 + (API_EGRESS_MAX + 1) * 20;
 	char *body = malloc(cap), *p = body;
 
 	(void)state;
