@@ -89,6 +89,9 @@ os.setxattr('/home/user/meta.txt', 'user.e2b.bad', b'\\xff\\xfe')`,
 	assert.deepEqual(i.metadata, { owner: 'team a', k2: 'v=2' });
 	const [listed] = (await sbx.files.list('/home/user')).filter((e) => e.name === 'meta.txt');
 	assert.deepEqual(listed.metadata, { owner: 'team a', k2: 'v=2' });
+	// Metadata given to files.write (X-Metadata-* headers) is what getInfo shows.
+	await sbx.files.write('/home/user/up.txt', 'data', { metadata: { project: 'p1', stage: 'dev' } });
+	assert.deepEqual((await sbx.files.getInfo('/home/user/up.txt')).metadata, { project: 'p1', stage: 'dev' });
 });
 
 test('exists and NotFoundError for a missing path', async () => {
