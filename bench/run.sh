@@ -21,3 +21,4 @@ node bench/files.mjs
 node bench/disk.mjs
 node bench/pty.mjs
 node bench/watch.mjs
+node bench/observe.mjs
