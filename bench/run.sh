@@ -22,3 +22,5 @@ node bench/disk.mjs
 node bench/pty.mjs
 node bench/watch.mjs
 node bench/pause.mjs
+node bench/observe.mjs
+exec node bench/ssh.mjs
