@@ -31,7 +31,7 @@
 #include "multipart.h"
 #include "users.h"
 
-#define FILES_BUF_SIZE (256 * 1024) /* upload buffer, one per request */
+#define FILES_BUF_SIZE (64 * 1024) /* upload buffer, one per request (and one for gzip) */
 #define FILES_MAX_PATH 4096
 #define FILES_MAX_PARTS 1024        /* files in one multipart upload */
 #define FILES_DRAIN_MS 60000        /* longest time spent dropping an upload answered early */
