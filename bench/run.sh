@@ -22,3 +22,4 @@ node bench/disk.mjs
 node bench/pty.mjs
 node bench/watch.mjs
 node bench/observe.mjs
+exec node bench/ssh.mjs

@@ -716,6 +716,7 @@ struct fwd_fixture {
 	uint16_t raw_port;
 	pthread_t raw_thread;
 	const char *raw_answer;
+	char raw_head[2048]; /* the last request head the raw backend received */
 };
 
 static int connect_port(uint16_t port)
@@ -782,6 +783,7 @@ static void *raw_backend(void *arg)
 		while (!(in.data && strstr(in.data, "\r\n\r\n")) &&
 		       (n = recv(fd, tmp, sizeof(tmp), 0)) > 0)
 			buf_append(&in, tmp, (size_t)n);
+		snprintf(f->raw_head, sizeof(f->raw_head), "%s", in.data ? in.data : "");
 		(void)!send(fd, f->raw_answer, strlen(f->raw_answer), MSG_NOSIGNAL);
 		close(fd);
 		buf_release(&in);
@@ -947,6 +949,9 @@ static void test_forward_upgrade(void **state)
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 101);
 	assert_true(cl.p.upgrade);
+	/* The backend saw the upgrade: "Connection: Upgrade" names Upgrade, yet it must pass. */
+	assert_non_null(strstr(f->raw_head, "\r\nUpgrade: x\r\n"));
+	assert_non_null(strstr(f->raw_head, "\r\nConnection: Upgrade\r\n"));
 	/* What follows the 101 is relayed raw, then the backend's close ends the pipe. */
 	while (cl.len - cl.off < 9) {
 		ssize_t n = recv(cl.fd, cl.buf + cl.len, sizeof(cl.buf) - cl.len, 0);
