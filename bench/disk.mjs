@@ -1,5 +1,5 @@
 // Disk quota benchmarks: prints medians and p99s, never passes or fails on time.
-//   cold create (no pool, plain HTTP 201) with the default 10 GiB disk and a 64 MiB one
+//   cold create (no pool, plain HTTP 201) and kill (204) with the default 10 GiB disk and a 64 MiB one
 //   sequential write throughput to the sandbox's disk (dd, fsync at the end) vs its tmpfs /tmp
 //   host disk taken by a fresh 10 GiB image
 // Env: WARREN_BENCH_N (runs per figure, default 100); WARREND_BEFORE=<path of another warrend>
@@ -48,13 +48,17 @@ async function coldCreates(label, body, env = {}) {
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 	try {
 		const xs = [];
+		const kills = [];
 		for (let i = 0; i <= N; i++) {
 			const t0 = now();
 			const s = await post(w, agent, body);
 			if (i > 0) xs.push(ms(t0)); // the first one builds the template
+			const t1 = now();
 			await request(w, { method: 'DELETE', path: `/sandboxes/${s.sandboxID}` });
+			if (i > 0) kills.push(ms(t1));
 		}
 		stats(`cold create, HTTP 201 (${label})`, xs);
+		stats(`kill, HTTP 204 (${label})`, kills);
 	} finally {
 		agent.destroy();
 		await w.stop();

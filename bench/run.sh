@@ -17,6 +17,9 @@ fi
 for t in bwrap podman crun; do command -v "$t" >/dev/null || echo "bench: $t not installed; its row is skipped (make bench installs it)" >&2; done
 echo "# $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), warren $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 node bench/bench.mjs
+node bench/files.mjs
 node bench/disk.mjs
 node bench/pty.mjs
 node bench/watch.mjs
+node bench/observe.mjs
+exec node bench/ssh.mjs

@@ -5,6 +5,7 @@ pkgs=(build-essential pkg-config meson ninja-build clang clang-format libclang-r
       libhttp-parser-dev libjansson-dev libsqlite3-dev libseccomp-dev libcap-dev
       libmnl-dev libnftables-dev libcurl4-openssl-dev libcmocka-dev libssl-dev nettle-dev zlib1g-dev
       nftables iproute2 e2fsprogs nodejs npm tmux curl procps psmisc
+      openssh-server openssh-client
       sqlite3)  # sqlite3: tests look into the store (metrics rows of a killed sandbox)
 if [ "${WARREN_BENCH_DEPS:-0}" = 1 ]; then pkgs+=(bubblewrap podman crun hyperfine); fi
 missing=()

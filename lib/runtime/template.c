@@ -13,6 +13,8 @@
  *                  own passwd/group/shadow/gshadow, hosts, resolv.conf, mtab
  *   home/user root tmp var/{tmp,log,cache,lib} run proc sys dev mnt opt srv
  *   opt/warren/bin/warren-agent                    (copy of rt_config.agent_binary)
+ *   opt/warren/bin/warren-wsbridge                 (the SSH bridge, found next to the agent)
+ *   etc/ssh/sshd_config                            ours, for sshd in a sandbox (docs/SSH.md)
  * It is built once in a temporary directory and renamed into place, so a
  * half-built template is never used. The agent copy is refreshed (by rename)
  * whenever the source binary's size or mtime differ.
@@ -27,11 +29,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <config.h>
+
 #include "common/error.h"
 #include "common/util.h"
 
 #define TEMPLATE_BASE "base"
 #define AGENT_REL "opt/warren/bin/warren-agent"
+#define WSBRIDGE_REL "opt/warren/bin/warren-wsbridge"
 /* No file of /etc this big belongs in a sandbox. */
 #define ETC_FILE_MAX (8u << 20)
 #define AGENT_MAX (256u << 20)
@@ -257,6 +262,7 @@ static const char etc_passwd[] = "root:x:0:0:root:/root:/bin/bash\n"
                                  "list:x:38:38:Mailing List Manager:/var/list:/usr/sbin/nologin\n"
                                  "irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin\n"
                                  "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
+                                 "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
                                  "user:x:1000:1000::/home/user:/bin/bash\n"
                                  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 
@@ -305,10 +311,37 @@ static const char etc_hosts[] = "127.0.0.1\tlocalhost\n"
                                 "ff02::1\tip6-allnodes\n"
                                 "ff02::2\tip6-allrouters\n";
 
-/* Builds shadow/gshadow from passwd/group: every account locked, no secrets. */
-static int write_locked(int dfd, const char *name, const char *src, const char *fields)
+/*
+ * sshd for a sandbox (docs/SSH.md). Host keys are made inside each sandbox at
+ * its first start (ssh-keygen -A), never copied from the host. No PAM: its
+ * session modules (loginuid, limits) cannot work in a user namespace, and no
+ * password is ever set. Privilege separation works as on a host: the sandbox
+ * keeps CAP_SYS_CHROOT, and /run/sshd is in each sandbox's upper layer, owned
+ * by its root.
+ */
+static const char sshd_config[] =
+    "# warren: sshd in a sandbox (docs/SSH.md); keys: ssh-keygen -A, then /usr/sbin/sshd\n"
+    "Port 22\n"
+    "HostKey /etc/ssh/ssh_host_ed25519_key\n"
+    "HostKey /etc/ssh/ssh_host_ecdsa_key\n"
+    "HostKey /etc/ssh/ssh_host_rsa_key\n"
+    "UsePAM no\n"
+    "PermitRootLogin prohibit-password\n"
+    "PubkeyAuthentication yes\n"
+    "AuthorizedKeysFile .ssh/authorized_keys\n"
+    "PasswordAuthentication no\n"
+    "KbdInteractiveAuthentication no\n"
+    "PermitEmptyPasswords no\n"
+    "X11Forwarding no\n"
+    "PrintMotd no\n"
+    "PrintLastLog no\n"
+    "AcceptEnv LANG LC_*\n"
+    "PidFile /run/sshd.pid\n"
+    "Subsystem sftp /usr/lib/openssh/sftp-server\n";
+
+/* Formats shadow/gshadow from passwd/group: every account locked, no secrets. */
+static int format_locked(char *buf, size_t size, const char *src, const char *fields)
 {
-	char buf[4096];
 	size_t len = 0;
 
 	for (const char *p = src; *p;) {
@@ -316,13 +349,22 @@ static int write_locked(int dfd, const char *name, const char *src, const char *
 		const char *nl = strchr(p, '\n');
 		if (!colon || !nl)
 			return -EINVAL;
-		int n = snprintf(buf + len, sizeof(buf) - len, "%.*s:%s\n", (int)(colon - p), p,
-		                 fields);
-		if (n < 0 || (size_t)n >= sizeof(buf) - len)
+		int n = snprintf(buf + len, size - len, "%.*s:%s\n", (int)(colon - p), p, fields);
+		if (n < 0 || (size_t)n >= size - len)
 			return -ENAMETOOLONG;
 		len += (size_t)n;
 		p = nl + 1;
 	}
+	return 0;
+}
+
+static int write_locked(int dfd, const char *name, const char *src, const char *fields)
+{
+	char buf[4096];
+	int r = format_locked(buf, sizeof(buf), src, fields);
+
+	if (r < 0)
+		return r;
 	/* World-readable: it holds no hash, and host-owned files are `nobody`'s
 	 * inside, so 0640 would make it unreadable to every tool. */
 	return write_at(dfd, name, buf, 0644);
@@ -383,6 +425,52 @@ static int refresh_resolv(int rootfs_fd)
 	return r;
 }
 
+/* Replaces dfd/name by `want` (by rename, so a reader never sees half) unless it is that. */
+static int refresh_at(int dfd, const char *name, const char *want)
+{
+	_cleanup_free_ char *have = NULL;
+	char tmp[256], proc_path[64];
+	int r;
+
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+		if (read_file(proc_path, 1u << 20, &have, NULL) == 0 && strcmp(have, want) == 0)
+			return 0;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.warren-tmp", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	r = write_at(dfd, tmp, want, 0644);
+	if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, tmp, 0);
+	return r;
+}
+
+/* Brings a template built by an older warrend up to date for SSH: the sshd account and
+ * our sshd_config (the rest of /etc is as it was built). */
+static int refresh_ssh(int rootfs_fd)
+{
+	char shadow[4096];
+	_cleanup_close_ int etc_fd =
+	    openat(rootfs_fd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r;
+
+	if (etc_fd < 0)
+		return -errno;
+	r = format_locked(shadow, sizeof(shadow), etc_passwd, "*:19000:0:99999:7:::");
+	if (r >= 0)
+		r = refresh_at(etc_fd, "passwd", etc_passwd);
+	if (r >= 0)
+		r = refresh_at(etc_fd, "shadow", shadow);
+	if (r >= 0)
+		r = mkdir_mode(etc_fd, "ssh", 0755);
+	if (r >= 0)
+		r = refresh_at(etc_fd, "ssh/sshd_config", sshd_config);
+	return r;
+}
+
 static int write_etc(int etc_fd)
 {
 	_cleanup_free_ char *resolv = NULL;
@@ -397,6 +485,10 @@ static int write_etc(int etc_fd)
 		r = write_locked(etc_fd, "gshadow", etc_group, "*::");
 	if (r >= 0)
 		r = write_at(etc_fd, "hosts", etc_hosts, 0644);
+	if (r >= 0)
+		r = mkdir_mode(etc_fd, "ssh", 0755);
+	if (r >= 0)
+		r = write_at(etc_fd, "ssh/sshd_config", sshd_config, 0644);
 	if (r < 0)
 		return r;
 	resolv = host_resolv();
@@ -433,7 +525,8 @@ static int copy_skel(int dfd, const char *home, uid_t uid, gid_t gid)
 	return 0;
 }
 
-static int copy_agent(struct rt *rt, int rootfs_fd)
+/* Installs a host binary as opt/warren/bin/<name> (by rename), keeping its mtime. */
+static int copy_bin(const char *src, int rootfs_fd, const char *name)
 {
 	char tmp[64];
 	int r;
@@ -446,12 +539,12 @@ static int copy_agent(struct rt *rt, int rootfs_fd)
 	    openat(rootfs_fd, "opt/warren/bin", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (bin_fd < 0)
 		return -errno;
-	r = copy_file_at(AT_FDCWD, rt->agent_binary, bin_fd, tmp, 0755, AGENT_MAX, true);
+	r = copy_file_at(AT_FDCWD, src, bin_fd, tmp, 0755, AGENT_MAX, true);
 	if (r < 0) {
 		unlinkat(bin_fd, tmp, 0);
 		return r;
 	}
-	if (renameat(bin_fd, tmp, bin_fd, "warren-agent") < 0) {
+	if (renameat(bin_fd, tmp, bin_fd, name) < 0) {
 		r = -errno;
 		unlinkat(bin_fd, tmp, 0);
 		return r;
@@ -459,16 +552,62 @@ static int copy_agent(struct rt *rt, int rootfs_fd)
 	return 0;
 }
 
-static int agent_is_current(struct rt *rt, int rootfs_fd)
+static int copy_agent(struct rt *rt, int rootfs_fd)
+{
+	return copy_bin(rt->agent_binary, rootfs_fd, "warren-agent");
+}
+
+/* 1 when rootfs/rel is a copy of src (size and mtime), 0 if not, -errno if src is missing. */
+static int bin_is_current(const char *src_path, int rootfs_fd, const char *rel)
 {
 	struct stat src, dst;
 
-	if (stat(rt->agent_binary, &src) < 0)
+	if (stat(src_path, &src) < 0)
 		return -errno;
-	if (fstatat(rootfs_fd, AGENT_REL, &dst, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(rootfs_fd, rel, &dst, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
 	return src.st_size == dst.st_size && src.st_mtim.tv_sec == dst.st_mtim.tv_sec &&
 	       src.st_mtim.tv_nsec == dst.st_mtim.tv_nsec;
+}
+
+static int agent_is_current(struct rt *rt, int rootfs_fd)
+{
+	return bin_is_current(rt->agent_binary, rootfs_fd, AGENT_REL);
+}
+
+/*
+ * The SSH bridge's host path: next to the agent (an installed warren), else the build
+ * tree's; NULL when neither exists (then sandboxes have no bridge, the rest works).
+ */
+static char *wsbridge_source(const struct rt *rt)
+{
+	static const char build_bridge[] = WARREN_BUILD_ROOT "/src/wsbridge/warren-wsbridge";
+	const char *slash = strrchr(rt->agent_binary, '/');
+	char *p = NULL;
+
+	if (slash && asprintf(&p, "%.*s/warren-wsbridge", (int)(slash - rt->agent_binary),
+	                      rt->agent_binary) >= 0) {
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	if (access(build_bridge, X_OK) == 0)
+		return strdup(build_bridge);
+	return NULL;
+}
+
+/* Installs or refreshes the bridge when there is one. */
+static int ensure_wsbridge(const struct rt *rt, int rootfs_fd)
+{
+	_cleanup_free_ char *src = wsbridge_source(rt);
+	int r;
+
+	if (!src)
+		return 0;
+	r = bin_is_current(src, rootfs_fd, WSBRIDGE_REL);
+	if (r == 0)
+		r = copy_bin(src, rootfs_fd, "warren-wsbridge");
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -566,6 +705,9 @@ static int build_rootfs(struct rt *rt, const char *dir, struct warren_error *err
 	r = copy_agent(rt, fd);
 	if (r < 0)
 		return err_set(err, -r, "copying the agent %s: %s", rt->agent_binary, strerror(-r));
+	r = ensure_wsbridge(rt, fd);
+	if (r < 0)
+		return err_set(err, -r, "copying warren-wsbridge: %s", strerror(-r));
 	return 0;
 }
 
@@ -618,6 +760,11 @@ static int ensure_locked(struct rt *rt, struct warren_error *err)
 			return err_set(err, -r, "refreshing the agent in %s: %s", rootfs,
 			               strerror(-r));
 	}
+	r = ensure_wsbridge(rt, fd);
+	if (r >= 0)
+		r = refresh_ssh(fd);
+	if (r < 0)
+		return err_set(err, -r, "refreshing the SSH files in %s: %s", rootfs, strerror(-r));
 	return 0;
 }
 
@@ -637,8 +784,19 @@ int rt_template_ensure(struct rt *rt, const char *template_id, struct warren_err
 /* Directories of the upper layer owned by the sandbox's root (or user), so that
  * they are writable inside although the template below is host-owned. */
 static const struct dir_spec upper_dirs[] = {
-    {"root", 0700},      {"home", 0755},    {"etc", 0755},      {"var", 0755}, {"var/log", 0755},
-    {"var/cache", 0755}, {"var/lib", 0755}, {"var/tmp", 01777}, {"run", 0755},
+    {"root", 0700},
+    {"home", 0755},
+    {"etc", 0755},
+    {"var", 0755},
+    {"var/log", 0755},
+    {"var/cache", 0755},
+    {"var/lib", 0755},
+    {"var/tmp", 01777},
+    {"run", 0755},
+    /* sshd: host keys are written into etc/ssh; run/sshd is its privsep chroot, which
+     * must be root's and not writable by others (docs/SSH.md). */
+    {"etc/ssh", 0755},
+    {"run/sshd", 0755},
 };
 
 int template_populate_upper(int upper_fd, const char *id, uint32_t host_base)

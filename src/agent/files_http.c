@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -276,6 +277,9 @@ static void reply_fs_error(struct http_conn *c, int err, const char *path, const
 	case -ENAMETOOLONG:
 		reply_json_error(c, 400, "path '%s' is too long", path);
 		break;
+	case -EOPNOTSUPP:
+		reply_json_error(c, 400, "the file system of '%s' cannot store metadata", path);
+		break;
 	case -ENOSPC:
 	case -EDQUOT:
 		reply_json_error(c, 507, "not enough disk space available to %s '%s'", op, path);
@@ -494,26 +498,122 @@ out:
 	files_req_release(&fr);
 }
 
+/* ---- metadata (X-Metadata-<key>: <value> -> xattr user.e2b.<key>) ------------------------- */
+
+#define META_PREFIX "user.e2b."
+#define META_HDR "X-Metadata-"
+#define META_KEY_MAX 246    /* 255 (VFS xattr name) minus the prefix */
+#define META_TOTAL_MAX 4096 /* keys with prefix plus values, per file */
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+/* The i-th header is the first with its (case-insensitive) metadata key. */
+static bool meta_first(const struct http_request *req, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcasecmp(req->headers[j].name, req->headers[i].name) == 0)
+			return false;
+	return true;
+}
+
+static bool is_meta(const struct http_header *h)
+{
+	return strncasecmp(h->name, META_HDR, sizeof(META_HDR) - 1) == 0;
+}
+
+/* Validates the request's metadata as envd does. 0, or -EINVAL with msg filled. */
+static int meta_check(const struct http_request *req, char *msg, size_t n)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		const char *key = h->name + sizeof(META_HDR) - 1;
+
+		if (!is_meta(h) || !meta_first(req, i))
+			continue;
+		if (!*key || strlen(key) > META_KEY_MAX || !printable(key) ||
+		    !printable(h->value)) {
+			snprintf(msg, n,
+			         "invalid metadata header '%.300s': keys of 1 to %d and values of "
+			         "printable ASCII only",
+			         h->name, META_KEY_MAX);
+			return -EINVAL;
+		}
+		total += sizeof(META_PREFIX) - 1 + strlen(key) + strlen(h->value);
+	}
+	if (total > META_TOTAL_MAX) {
+		snprintf(msg, n, "metadata too large: %zu bytes, at most %d", total,
+		         META_TOTAL_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Replaces the file's user.e2b.* attributes with the request's metadata. */
+static int meta_apply(int fd, const struct http_request *req)
+{
+	char list[8192], name[sizeof(META_PREFIX) + META_KEY_MAX];
+	ssize_t n = flistxattr(fd, list, sizeof(list));
+	bool any = false;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		any |= is_meta(&req->headers[i]);
+	if (n < 0 && (errno == ENOTSUP || errno == ERANGE))
+		n = 0; /* nothing stored, or not ours to manage */
+	if (n < 0)
+		return -errno;
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(list + off) + 1)
+		if (strncmp(list + off, META_PREFIX, sizeof(META_PREFIX) - 1) == 0 &&
+		    fremovexattr(fd, list + off) < 0 && errno != ENODATA)
+			return -errno;
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		const char *key = h->name + sizeof(META_HDR) - 1;
+		size_t k;
+
+		if (!is_meta(h) || !meta_first(req, i))
+			continue;
+		k = (size_t)snprintf(name, sizeof(name), META_PREFIX "%s", key);
+		for (size_t j = sizeof(META_PREFIX) - 1; j < k; j++)
+			if (name[j] >= 'A' && name[j] <= 'Z')
+				name[j] = (char)(name[j] - 'A' + 'a');
+		if (fsetxattr(fd, name, h->value, strlen(h->value), 0) < 0)
+			return errno == ENOTSUP ? -EOPNOTSUPP : -errno;
+	}
+	return 0;
+}
+
 /* ---- upload ------------------------------------------------------------------------------- */
 
 struct upload {
 	struct agent_state *st;
 	struct http_conn *c;
 	struct files_req *fr;
-	json_t *entries; /* EntryInfo array of the reply */
-	char **written;  /* absolute paths written so far (a repeat is an error) */
+	const struct http_request *req; /* for its X-Metadata-* headers */
+	json_t *entries;                /* EntryInfo array of the reply */
+	char **written;                 /* absolute paths written so far (a repeat is an error) */
 	size_t n_written;
 	size_t n_parts;
-	int fd;    /* the file being written, or -1 */
-	bool skip; /* the current part is not a "file" field: its data is dropped */
+	int fd;          /* the file being written, or -1 */
+	uint64_t fd_len; /* bytes written to it so far */
+	bool skip;       /* the current part is not a "file" field: its data is dropped */
 	char cur[FILES_MAX_PATH];
-	/* Set by a callback that failed: reply with it (status 0: already replied). */
-	int err;
-	const char *err_path;
 };
 
-static int write_all(int fd, const char *data, size_t len)
+static int write_all(struct upload *u, const char *data, size_t len)
 {
+	int fd = u->fd;
+
+	u->fd_len += len;
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 
@@ -542,10 +642,19 @@ static int upload_open(struct upload *u, const char *path)
 		if (strcmp(u->written[i], abs) == 0)
 			return -EEXIST;
 	strcpy(u->cur, abs);
-	r = fs_open(&u->fr->user, abs, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	/*
+	 * No O_TRUNC: the old content is overwritten and the rest cut at close. ext4
+	 * starts writeback on the close of a file truncated to zero (auto_da_alloc),
+	 * which made every small overwrite cost milliseconds.
+	 */
+	r = fs_open(&u->fr->user, abs, O_WRONLY | O_CREAT, 0644);
 	if (r < 0)
 		return r;
 	u->fd = r;
+	u->fd_len = 0;
+	r = meta_apply(u->fd, u->req);
+	if (r < 0)
+		return r;
 	w = realloc(u->written, (u->n_written + 1) * sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -576,12 +685,16 @@ static void upload_abandon(struct upload *u)
 
 static int upload_close(struct upload *u)
 {
-	int fd = u->fd;
+	int fd = u->fd, r = 0;
 
 	u->fd = -1;
-	if (fd >= 0 && close(fd) < 0 && errno != EINTR)
-		return -errno;
-	return 0;
+	if (fd < 0)
+		return 0;
+	if (ftruncate(fd, (off_t)u->fd_len) < 0)
+		r = -errno;
+	if (close(fd) < 0 && errno != EINTR && r == 0)
+		r = -errno;
+	return r;
 }
 
 static void upload_reply_error(struct upload *u, int err)
@@ -628,7 +741,7 @@ static int mp_on_data(void *ud, const char *data, size_t len)
 
 	if (u->skip || u->fd < 0)
 		return 0;
-	return write_all(u->fd, data, len);
+	return write_all(u, data, len);
 }
 
 static int mp_on_end(void *ud)
@@ -710,7 +823,7 @@ static int upload_raw(struct upload *u, bool gzip, char *buf)
 		if (!gzip) {
 			if (n == 0)
 				break;
-			r = write_all(u->fd, buf, (size_t)n);
+			r = write_all(u, buf, (size_t)n);
 			continue;
 		}
 		if (n == 0) {
@@ -728,7 +841,7 @@ static int upload_raw(struct upload *u, bool gzip, char *buf)
 				r = -EBADMSG;
 				break;
 			}
-			r = write_all(u->fd, out, FILES_BUF_SIZE - z.avail_out);
+			r = write_all(u, out, FILES_BUF_SIZE - z.avail_out);
 		}
 		/* Bytes after the end of the gzip stream are not accepted. */
 		if (r == 0 && zr == Z_STREAM_END && z.avail_in > 0)
@@ -746,7 +859,8 @@ static int upload_raw(struct upload *u, bool gzip, char *buf)
 static void serve_upload(struct agent_state *st, struct http_conn *c, struct http_request *req)
 {
 	struct files_req fr = {0};
-	struct upload u = {.st = st, .c = c, .fr = &fr, .fd = -1};
+	struct upload u = {.st = st, .c = c, .fr = &fr, .req = req, .fd = -1};
+	char msg[512];
 	const char *ct = http_header_get(req, "Content-Type");
 	const char *ce = http_header_get(req, "Content-Encoding");
 	char boundary[MP_MAX_BOUNDARY + 1];
@@ -756,6 +870,10 @@ static void serve_upload(struct agent_state *st, struct http_conn *c, struct htt
 
 	if (files_req_parse(st, c, req, "write", &fr) < 0)
 		goto out;
+	if (meta_check(req, msg, sizeof(msg)) < 0) {
+		reply_json_error(c, 400, "%s", msg);
+		goto out;
+	}
 	if (ce && *ce && strcasecmp(ce, "identity") != 0) {
 		if (strcasecmp(ce, "gzip") != 0) {
 			reply_json_error(c, 400, "unsupported Content-Encoding '%s'", ce);

@@ -58,7 +58,8 @@ const char *fswatch_path(const struct fswatch *w);
 typedef int (*fswatch_event_fn)(const char *name, enum fswatch_type type, void *userdata);
 
 /*
- * Reads the pending events without blocking and calls fn for each. Returns 0,
+ * Reads the pending events without blocking (at most a bounded batch: poll
+ * again for more) and calls fn for each. Returns 0,
  * -EOVERFLOW when the kernel's queue overflowed (events were lost), -E2BIG
  * when a new directory would pass FSWATCH_MAX_DIRS, or fn's negative value.
  */

@@ -530,7 +530,9 @@ static void watch_stream(struct http_conn *c, struct http_request *req, struct f
 		int64_t now = now_mono_us(), wake = s->last_send_us + ka_us;
 		if (deadline && deadline < wake)
 			wake = deadline;
-		r = poll(pfd, 2, wake > now ? (int)((wake - now + 999) / 1000) : 0);
+		int64_t wait_ms = wake > now ? (wake - now + 999) / 1000 : 0;
+		/* A huge interval from the client: wake up now and then anyway. */
+		r = poll(pfd, 2, (int)(wait_ms > 3600000 ? 3600000 : wait_ms));
 		if (r < 0 && errno != EINTR)
 			return;
 		if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))

@@ -86,3 +86,7 @@ int cli_attach(struct warren_client *wc, const struct warren_sandbox *sbx, bool 
 
 /* warren sandbox exec (exec.c). argv[0] is "exec". */
 int cmd_sandbox_exec(struct cli *c, int argc, char **argv);
+
+/* warren ssh-proxy and warren sandbox ssh (ssh.c). argv[0] is the command's name. */
+int cmd_ssh_proxy(struct cli *c, int argc, char **argv);
+int cmd_sandbox_ssh(struct cli *c, int argc, char **argv);

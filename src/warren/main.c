@@ -23,6 +23,7 @@ static const char main_help[] =
     "\n"
     "Commands:\n"
     "  sandbox, sbx   create, list, kill sandboxes; terminals and commands in them\n"
+    "  ssh-proxy      ssh's ProxyCommand to a sandbox's sshd (docs/SSH.md)\n"
     "  help           show help for a command\n"
     "\n"
     "Options:\n"
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
 		optind = 0;
 		if (strcmp(sub[0], "sandbox") == 0 || strcmp(sub[0], "sbx") == 0)
 			return cmd_sandbox(&c, n, sub);
+		if (strcmp(sub[0], "ssh-proxy") == 0)
+			return cmd_ssh_proxy(&c, n, sub);
 		return cli_usage_error(NULL, "unknown command '%s'", sub[0]);
 	}
 	if (strcmp(cmd, "sandbox") == 0 || strcmp(cmd, "sbx") == 0) {
@@ -154,6 +157,13 @@ int main(int argc, char **argv)
 
 		optind = 0;
 		return cmd_sandbox(&c, sub_argc, sub_argv);
+	}
+	if (strcmp(cmd, "ssh-proxy") == 0) {
+		int sub_argc = argc - optind;
+		char **sub_argv = argv + optind;
+
+		optind = 0;
+		return cmd_ssh_proxy(&c, sub_argc, sub_argv);
 	}
 	return cli_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -27,6 +27,7 @@ static const char sandbox_help[] =
     "  list, ls                          list running sandboxes\n"
     "  kill, kl SANDBOX_ID... | --all    kill sandboxes\n"
     "  exec, ex SANDBOX_ID -- CMD...     run a command, passing its output and exit code\n"
+    "  ssh SANDBOX_ID [-- SSH_ARGS...]   ssh into a sandbox running sshd (docs/SSH.md)\n"
     "\n"
     "Run 'warren sandbox COMMAND --help' for a command's options.\n"
     "\n";
@@ -585,5 +586,7 @@ int cmd_sandbox(struct cli *c, int argc, char **argv)
 		return cmd_list_or_kill(c, argc, argv, true);
 	if (strcmp(sub, "exec") == 0 || strcmp(sub, "ex") == 0)
 		return cmd_sandbox_exec(c, argc, argv);
+	if (strcmp(sub, "ssh") == 0)
+		return cmd_sandbox_ssh(c, argc, argv);
 	return cli_usage_error("sandbox", "unknown subcommand '%s'", sub);
 }

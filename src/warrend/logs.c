@@ -195,7 +195,9 @@ static int read_tail(int root_fd, const char *rel, size_t max, struct buf *b)
 	if ((size_t)st.st_size > max)
 		off = st.st_size - (off_t)max;
 	r = buf_reserve(b, want);
-	while (r == 0 && b->len - start_len < want) {
+	if (r < 0)
+		goto out;
+	while (b->len - start_len < want) {
 		ssize_t n = pread(fd, b->data + b->len, want - (b->len - start_len), off);
 		if (n < 0 && errno == EINTR)
 			continue;

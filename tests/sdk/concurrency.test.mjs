@@ -51,8 +51,15 @@ test('10 sandboxes at once are isolated from each other', async () => {
 			// Files: only its own.
 			let r = await runAllowFail(s, 'cat ~/secret; ls /tmp | grep ^secret-');
 			assert.equal(r.stdout, `${secrets[i]}\nsecret-${i}\n`);
-			r = await runAllowFail(s, `grep -rl --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr --exclude-dir=dev -e '${secrets.filter((_, j) => j !== i).join("' -e '")}' / 2>/dev/null; true`, { user: 'root', timeoutMs: 60_000 });
+			// The others' secrets come in the environment, not the command line, which the agent
+			// logs in the sandbox (/var/log/warren-agent.log, searched too).
+			const otherSecrets = secrets.filter((_, j) => j !== i).join('\n');
+			const search = `printf '%s\\n' "$OTHERS" | grep -rlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr --exclude-dir=dev -f - / 2>/dev/null; true`;
+			r = await runAllowFail(s, search, { user: 'root', timeoutMs: 60_000, envs: { OTHERS: otherSecrets } });
 			assert.equal(r.stdout, '', `sandbox ${i} sees another's secret in ${r.stdout}`);
+			// The same search finds its own secret (the search works).
+			r = await runAllowFail(s, search, { user: 'root', timeoutMs: 60_000, envs: { OTHERS: secrets[i] } });
+			assert.ok(r.stdout.split('\n').includes('/home/user/secret'), `own secret not found: ${r.stdout}`);
 
 			// Processes: its own marker only, and nothing of the host's.
 			r = await s.commands.run('ps -eo args', { user: 'root' });

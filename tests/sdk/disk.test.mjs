@@ -3,6 +3,7 @@
 // extension) asks less. Writes past it fail with ENOSPC, the data lives as long as the sandbox
 // (through a kill -9 and restart of warrend), and nothing of it outlives the sandbox.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -118,7 +119,7 @@ test('diskSizeMB is checked', async () => {
 	assert.equal((await request(w, { method: 'DELETE', path: `/sandboxes/${r.json.sandboxID}` })).status, 204);
 });
 
-test('files survive a kill -9 and restart of warrend while the sandbox lives; a dead one leaves no disk', async () => {
+test('files survive a kill -9 and restart of warrend (even a lost host mount) while the sandbox lives; a dead one leaves no disk', async () => {
 	const a = await Sandbox.create({ timeoutMs: 600_000 });
 	const b = await Sandbox.create({ timeoutMs: 600_000 });
 	await a.commands.run('head -c 3M /dev/urandom > /home/user/data && sha256sum /home/user/data > /home/user/sum');
@@ -135,7 +136,13 @@ test('files survive a kill -9 and restart of warrend while the sandbox lives; a 
 		});
 	assert.ok(bPids.length > 0);
 
+	const aLoop = loopsOf(a.sandboxId);
+	assert.equal(aLoop.length, 1);
 	await w.kill9();
+	// As after a lost host mount: the sandbox's overlay still holds the file system, and the
+	// restart mounts it again through the same loop device (never a second one on the image).
+	assert.equal(spawnSync('umount', ['-l', path.join(sbxDir(a.sandboxId), 'disk')]).status, 0);
+	assert.equal(mountsOf(a.sandboxId).length, 0);
 	for (const p of bPids) {
 		try {
 			process.kill(Number(p), 'SIGKILL');
@@ -149,7 +156,9 @@ test('files survive a kill -9 and restart of warrend while the sandbox lives; a 
 	const r = await a2.commands.run('sha256sum -c /home/user/sum');
 	assert.match(r.stdout, /data: OK/);
 	await a2.commands.run('echo more > /home/user/more && cat /home/user/more');
-	assert.equal(mountsOf(a.sandboxId).length, 1);
+	assert.deepEqual(mountsOf(a.sandboxId), [path.join(sbxDir(a.sandboxId), 'disk')]);
+	assert.deepEqual(loopsOf(a.sandboxId), aLoop);
+	assert.equal(fs.readFileSync(path.join(sbxDir(a.sandboxId), 'disk/upper/home/user/more'), 'utf8'), 'more\n');
 	// b died while warrend was down: its disk went at the restart.
 	assert.ok(await waitFor(() => gone(b.sandboxId), { timeoutMs: 15000 }), `b left: ${loopsOf(b.sandboxId)} ${mountsOf(b.sandboxId)}`);
 	assert.equal(await a2.kill(), true);

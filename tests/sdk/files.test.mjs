@@ -5,9 +5,10 @@
 // includeEntry), plus the poll-style watchers (CreateWatcher/GetWatcherEvents/RemoveWatcher).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { request, sandboxHeaders } from './helpers/raw.mjs';
+import { envelope, parseEnvelopes, request, sandboxHeaders } from './helpers/raw.mjs';
 import { py, runAllowFail } from './helpers/sandbox.mjs';
 import { startWarrend, waitFor } from './helpers/warrend.mjs';
 
@@ -88,6 +89,9 @@ os.setxattr('/home/user/meta.txt', 'user.e2b.bad', b'\\xff\\xfe')`,
 	assert.deepEqual(i.metadata, { owner: 'team a', k2: 'v=2' });
 	const [listed] = (await sbx.files.list('/home/user')).filter((e) => e.name === 'meta.txt');
 	assert.deepEqual(listed.metadata, { owner: 'team a', k2: 'v=2' });
+	// Metadata given to files.write (X-Metadata-* headers) is what getInfo shows.
+	await sbx.files.write('/home/user/up.txt', 'data', { metadata: { project: 'p1', stage: 'dev' } });
+	assert.deepEqual((await sbx.files.getInfo('/home/user/up.txt')).metadata, { project: 'p1', stage: 'dev' });
 });
 
 test('exists and NotFoundError for a missing path', async () => {
@@ -373,4 +377,44 @@ test('poll watchers: a bounded queue (overflow is reported) and a cap on watcher
 	assert.ok(all, `only ${last?.n} of 64 watcher slots free after the streams stopped`);
 	assert.equal(last.refused.json.code, 'resource_exhausted');
 	assert.match(last.refused.json.message, /too many watchers/);
+});
+
+test('WatchDir on the wire: start first, keepalives at the asked interval, deadline_exceeded at the end', async () => {
+	const u = new URL(w.sandboxUrl);
+	const body = envelope(0, { path: '/home/user' });
+	const t0 = Date.now();
+	const raw = await new Promise((resolve, reject) => {
+		const req = http.request(
+			{
+				host: u.hostname,
+				port: u.port,
+				method: 'POST',
+				path: '/filesystem.Filesystem/WatchDir',
+				agent: false,
+				headers: {
+					...sandboxHeaders({ sandboxID: sbx.sandboxId, envdAccessToken: sbx.envdAccessToken }),
+					'Content-Type': 'application/connect+json',
+					'Connect-Protocol-Version': '1',
+					'Keepalive-Ping-Interval': '1',
+					'Connect-Timeout-Ms': '3500',
+					'Content-Length': body.length,
+				},
+			},
+			(res) => {
+				const chunks = [];
+				res.on('data', (c) => chunks.push(c));
+				res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], buf: Buffer.concat(chunks) }));
+			},
+		);
+		req.on('error', reject);
+		req.end(body);
+	});
+	assert.equal(raw.status, 200);
+	assert.equal(raw.type, 'application/connect+json');
+	const { msgs, rest } = parseEnvelopes(raw.buf);
+	assert.equal(rest.length, 0);
+	assert.deepEqual(msgs[0], { flags: 0, json: { start: {} } });
+	const kas = msgs.filter((m) => m.flags === 0 && m.json.keepalive);
+	assert.ok(kas.length >= 2 && kas.length <= 4, `${kas.length} keepalives in ${Date.now() - t0} ms`);
+	assert.deepEqual(msgs.at(-1), { flags: 2, json: { error: { code: 'deadline_exceeded', message: 'context deadline exceeded' } } });
 });

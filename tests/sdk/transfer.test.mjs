@@ -3,6 +3,7 @@
 // directory swapped for a symlink during an upload, 1 GiB both ways with bounded memory in the
 // agent and warrend, and files surviving a kill -9 + restart of warrend.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -122,6 +123,14 @@ test('write and read every form: string, bytes, Blob, stream; text, bytes, blob,
 	// Overwrite truncates.
 	await sbx.files.write('forms/a.txt', 'short');
 	assert.equal(await sbx.files.read('forms/a.txt'), 'short');
+
+	// Metadata (X-Metadata-* headers) replaces the file's set; a write without it clears it.
+	await sbx.files.write('forms/m.txt', 'm', { metadata: { Owner: 'team-a', 'build-id': '42' } });
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata, { owner: 'team-a', 'build-id': '42' });
+	await sbx.files.write('forms/m.txt', 'm2', { metadata: { other: 'x' } });
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata, { other: 'x' });
+	await sbx.files.write('forms/m.txt', 'm3');
+	assert.deepEqual((await sbx.files.getInfo('forms/m.txt')).metadata ?? {}, {});
 
 	// Files and the parents created belong to the user, or to root when asked.
 	assert.equal(await sh('stat -c %U:%G:%a ~/forms ~/forms/a.txt ~/forms/d.bin'), 'user:user:755\nuser:user:644\nuser:user:644\n');
@@ -319,6 +328,69 @@ test('a full disk gives NotEnoughSpaceError (507), and the failed file gives its
 		}
 	} finally {
 		await small.kill();
+	}
+});
+
+// curl with no routing headers, as a user pasting the URL would: resolves {status, body}.
+function curl(args) {
+	const out = execFileSync('curl', ['-sS', '--noproxy', '*', '-w', '\n%{http_code}', ...args], { encoding: 'latin1', maxBuffer: 64 << 20 });
+	const i = out.lastIndexOf('\n');
+	return { status: Number(out.slice(i + 1)), body: out.slice(0, i) };
+}
+
+test('uploadUrl / downloadUrl of secure sandboxes with plain curl: routed by the signature, checked by the agent', async () => {
+	const a = await Sandbox.connect((await createSandbox(w, { templateID: 'base', secure: true })).sandboxID);
+	const b = await Sandbox.connect((await createSandbox(w, { templateID: 'base', secure: true })).sandboxID);
+	const tmp = fs.mkdtempSync('/tmp/warren-transfer-');
+	try {
+		assert.ok(a.envdAccessToken && b.envdAccessToken, 'secure sandboxes have tokens');
+		for (const [sbxN, name] of [
+			[a, 'a'],
+			[b, 'b'],
+		]) {
+			const local = path.join(tmp, `${name}.txt`);
+			fs.writeFileSync(local, `hello from ${name}\n`);
+			const up = await sbxN.uploadUrl('/home/user/up.txt');
+			assert.match(up, /^http:\/\/127\.0\.0\.1:\d+\/files\?/);
+			assert.doesNotMatch(up, new RegExp(sbxN.sandboxId), 'the URL carries no sandbox id');
+			const r = curl(['-F', `file=@${local};filename=/home/user/up.txt`, up]);
+			assert.equal(r.status, 200, r.body);
+			assert.deepEqual(JSON.parse(r.body), [{ path: '/home/user/up.txt', name: 'up.txt', type: 'file' }]);
+			assert.equal(await sbxN.files.read('/home/user/up.txt'), `hello from ${name}\n`);
+			const down = curl([await sbxN.downloadUrl('/home/user/up.txt', { useSignatureExpiration: 120 })]);
+			assert.equal(down.status, 200);
+			assert.equal(down.body, `hello from ${name}\n`);
+		}
+		// A file uploaded without ?path= (uploadUrl() with no path): the filename decides.
+		fs.writeFileSync(path.join(tmp, 'n.txt'), 'no path');
+		const r0 = curl(['-F', `file=@${path.join(tmp, 'n.txt')};filename=nested/n.txt`, await a.uploadUrl()]);
+		assert.equal(r0.status, 200, r0.body);
+		assert.equal(await a.files.read('nested/n.txt'), 'no path');
+		// A user's URL: root's file through root's signature, not through user's.
+		await a.files.write('/root/r.txt', 'root only', { user: 'root' });
+		assert.equal(curl([await a.downloadUrl('/root/r.txt', { user: 'root' })]).body, 'root only');
+		// Expired, tampered, or reused for another path or operation: 401.
+		const expired = curl([await a.downloadUrl('/home/user/up.txt', { useSignatureExpiration: -5 })]);
+		assert.equal(expired.status, 401);
+		assert.match(expired.body, /signature is already expired/);
+		const good = new URL(await a.downloadUrl('/home/user/up.txt'));
+		const other = new URL(good);
+		other.searchParams.set('path', '/home/user/nested/n.txt');
+		assert.equal(curl([other.href]).status, 401);
+		const tampered = new URL(good);
+		tampered.searchParams.set('signature', good.searchParams.get('signature').slice(0, -2) + 'AA');
+		const t = curl([tampered.href]);
+		assert.equal(t.status, 401);
+		assert.match(t.body, /"code":401/);
+		assert.equal(curl(['-X', 'POST', '-H', 'Content-Type: application/octet-stream', '--data-binary', 'x', good.href]).status, 401, 'a read signature does not allow a write');
+		// Routing headers without the token and without a signature: the agent refuses.
+		const noTok = curl(['-H', `E2b-Sandbox-Id: ${a.sandboxId}`, `${w.sandboxUrl}/files?path=/home/user/up.txt`]);
+		assert.equal(noTok.status, 401);
+		assert.equal(curl(['-H', `E2b-Sandbox-Id: ${a.sandboxId}`, '-H', `X-Access-Token: ${a.envdAccessToken}`, `${w.sandboxUrl}/files?path=/home/user/up.txt`]).body, 'hello from a\n');
+	} finally {
+		fs.rmSync(tmp, { recursive: true, force: true });
+		await a.kill().catch(() => {});
+		await b.kill().catch(() => {});
 	}
 });
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/filesig.h"
 #include "common/http.h"
 #include "../../src/warrend/proxy.h"
 
@@ -714,6 +716,7 @@ struct fwd_fixture {
 	uint16_t raw_port;
 	pthread_t raw_thread;
 	const char *raw_answer;
+	char raw_head[2048]; /* the last request head the raw backend received */
 };
 
 static int connect_port(uint16_t port)
@@ -780,6 +783,7 @@ static void *raw_backend(void *arg)
 		while (!(in.data && strstr(in.data, "\r\n\r\n")) &&
 		       (n = recv(fd, tmp, sizeof(tmp), 0)) > 0)
 			buf_append(&in, tmp, (size_t)n);
+		snprintf(f->raw_head, sizeof(f->raw_head), "%s", in.data ? in.data : "");
 		(void)!send(fd, f->raw_answer, strlen(f->raw_answer), MSG_NOSIGNAL);
 		close(fd);
 		buf_release(&in);
@@ -945,6 +949,9 @@ static void test_forward_upgrade(void **state)
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 101);
 	assert_true(cl.p.upgrade);
+	/* The backend saw the upgrade: "Connection: Upgrade" names Upgrade, yet it must pass. */
+	assert_non_null(strstr(f->raw_head, "\r\nUpgrade: x\r\n"));
+	assert_non_null(strstr(f->raw_head, "\r\nConnection: Upgrade\r\n"));
 	/* What follows the 101 is relayed raw, then the backend's close ends the pipe. */
 	while (cl.len - cl.off < 9) {
 		ssize_t n = recv(cl.fd, cl.buf + cl.len, sizeof(cl.buf) - cl.len, 0);
@@ -991,6 +998,78 @@ static void test_forward_client_gone(void **state)
 	client_sends(&cl, "GET /empty HTTP/1.1\r\n\r\n");
 	client_read_response(&cl);
 	assert_int_equal(cl.r.status, 200);
+	client_close(&cl);
+}
+
+/* Two sandboxes with tokens; sbx1 resolves to loopback, where nothing listens on 49983. */
+static int fake_find_signed(void *ud, const char *signature, const char *expiration,
+                            const char *path, const char *op, const char *user, char ret_id[65])
+{
+	static const char *const sbx[][2] = {{"other", "tok-other"}, {"sbx1", "tok-sbx1"}};
+
+	for (size_t i = 0; i < 2; i++) {
+		int r = filesig_check(signature, expiration, path, op, user, sbx[i][1], 0);
+
+		if (r == 0 || r == -ETIMEDOUT) {
+			strcpy(ret_id, sbx[i][0]);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void test_proxy_signed_url(void **state)
+{
+	struct fwd_fixture *f = *state;
+	struct client cl;
+	char sig[FILESIG_LEN + 1], req[512], enc[3 * FILESIG_LEN + 1];
+	size_t o = 0;
+
+	client_open(&cl, f->proxied.port);
+	/* Without a lookup a signed URL is the control plane's. */
+	client_sends(&cl, "GET /files?path=a&signature=v1_x HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 404);
+
+	proxy_set_signed_lookup(f->t.proxy, fake_find_signed, NULL);
+	client_sends(&cl, "GET /files?path=a&signature=v1_x HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 401);
+	assert_non_null(strstr(cl.r.body.data, "invalid signature"));
+	client_sends(&cl, "GET /files?path=%zz&signature=v1_x HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 400);
+	/* Unsigned /files and other paths stay the control plane's. */
+	client_sends(&cl, "GET /files?path=a HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 404);
+	client_sends(&cl, "GET /filesx?signature=v1_x HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 404);
+
+	/* sbx1's signature (for write, user root, with an expiration) routes to sbx1: the 502
+	 * names it. The same signature on a GET (op read) matches nobody. */
+	filesig_compute("/home/user/a b", "write", "root", "tok-sbx1", 4000000000, sig);
+	for (const char *p = sig; *p; p++)
+		o += (size_t)snprintf(enc + o, sizeof(enc) - o,
+		                      isalnum((unsigned char)*p) ? "%c" : "%%%02X", *p);
+	snprintf(req, sizeof(req),
+	         "POST /files?username=root&path=%%2Fhome%%2Fuser%%2Fa+b&signature=%s"
+	         "&signature_expiration=4000000000 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+	         enc);
+	client_sends(&cl, req);
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 502);
+	assert_non_null(strstr(cl.r.body.data, "\"sandboxId\":\"sbx1\""));
+	client_close(&cl);
+	client_open(&cl, f->proxied.port);
+	snprintf(req, sizeof(req),
+	         "GET /files?username=root&path=%%2Fhome%%2Fuser%%2Fa+b&signature=%s"
+	         "&signature_expiration=4000000000 HTTP/1.1\r\n\r\n",
+	         enc);
+	client_sends(&cl, req);
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 401);
 	client_close(&cl);
 }
 
@@ -1086,6 +1165,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forward_stream_client_gone, fwd_setup,
 	                                    fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy_signed_url, fwd_setup, fwd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -387,12 +387,17 @@ static void test_fill_invisible_claim(void **state)
 	wait_ready(f, 2, 5);
 	api_create_req_release(&req);
 
-	/* A request the pool cannot serve (no internet, other template) is left to cold. */
+	/* A request the pool cannot serve (no internet, other template, another disk size) is
+	 * left to cold. */
 	req_init(&req, false, "{}");
 	assert_int_equal(pool_claim(f->pool, &req, &info), -ENOENT);
 	snprintf(req.template_id, sizeof(req.template_id), "other");
 	req.allow_internet = true;
 	assert_int_equal(pool_claim(f->pool, &req, &info), -ENOENT);
+	snprintf(req.template_id, sizeof(req.template_id), "base");
+	req.disk_mb = 64;
+	assert_int_equal(pool_claim(f->pool, &req, &info), -ENOENT);
+	assert_int_equal(pool_count(f->pool), 2);
 	api_create_req_release(&req);
 	fx_free(f);
 }

@@ -125,12 +125,22 @@ process.on('exit', () => {
 
 // Starts warrend. opts: { stateDir, port, bridge, subnet, cgroupParent, apiKey, env, setEnv=true,
 // readyTimeoutMs=120000 }. Returns a handle with apiUrl, apiKey, stop(), kill9(), restart().
+// A 10.202.X.0/24 no other run on this host routes yet: two runs on one subnet would have
+// sandboxes with the same addresses, and one warrend could reach the other's sandbox.
+function freeSubnet() {
+	const r = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' });
+	const used = r.status === 0 ? r.stdout : '';
+	let x = 1 + crypto.randomInt(254);
+	for (let i = 0; i < 100 && used.includes(`10.202.${x}.`); i++) x = 1 + crypto.randomInt(254);
+	return `10.202.${x}.0/24`;
+}
+
 export async function startWarrend(opts = {}) {
 	const w = {
 		port: opts.port || (await freePort()),
 		stateDir: opts.stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'warren-test-state-')),
 		bridge: opts.bridge || 'wt' + crypto.randomBytes(4).toString('hex'),
-		subnet: opts.subnet || `10.202.${1 + crypto.randomInt(254)}.0/24`,
+		subnet: opts.subnet || freeSubnet(),
 		cgroupParent: opts.cgroupParent || `warren-test-${process.pid}-${crypto.randomBytes(2).toString('hex')}`,
 		apiKey: opts.apiKey || 'e2b_' + crypto.randomBytes(20).toString('hex'),
 		ownsStateDir: !opts.stateDir,
