@@ -21,5 +21,6 @@ node bench/files.mjs
 node bench/disk.mjs
 node bench/pty.mjs
 node bench/watch.mjs
+node bench/pause.mjs
 node bench/observe.mjs
 exec node bench/ssh.mjs

@@ -23,3 +23,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# CRIU for pause/resume, in a private directory (see the script).
+"$(dirname "$0")/criu.sh"

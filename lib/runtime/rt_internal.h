@@ -9,9 +9,12 @@
  */
 
 #include <linux/filter.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "runtime/sandbox.h"
 
@@ -23,6 +26,7 @@
 struct rt {
 	char *state_dir;
 	char *agent_binary;
+	char *criu_dir; /* checkpoint.c */
 	uint32_t uid_base;
 	struct cgroup_mgr *cgroups; /* borrowed, may be NULL (test-only mode) */
 	struct net_mgr *net;        /* borrowed, may be NULL (test-only mode) */
@@ -84,5 +88,22 @@ int template_rootfs_path(const struct rt *rt, const char *template_id, char *buf
  * /etc with hosts and hostname for id, /var/{log,cache,lib,tmp}, /run.
  */
 int template_populate_upper(int upper_fd, const char *id, uint32_t host_base);
+
+/* ---- sandbox.c, shared with checkpoint.c ---- */
+
+bool id_valid(const char *id);
+/* <state>/sandboxes/<id>[/<sub>] into buf. */
+int sandbox_dir(const struct rt *rt, const char *id, const char *sub, char *buf, size_t size);
+/* /proc/<pid>/stat field 22. -ESRCH when gone. */
+int read_start_time(pid_t pid, uint64_t *ret);
+/* Configures eth0, lo and the default route inside the network namespace of pidfd. */
+int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_addr addr,
+                     struct warren_error *err);
+/* SIGKILL through pidfd, bounded wait, reap when it is our child. */
+void kill_and_reap(pid_t pid, int pidfd);
+/* Removes a tree the sandbox wrote without following symlinks or crossing mounts. */
+int remove_tree(const char *path);
+/* A pidfd for (pid, start_time), or -ESRCH. */
+int open_checked(pid_t pid, uint64_t start_time);
 
 #endif

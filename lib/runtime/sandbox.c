@@ -60,7 +60,7 @@
 #define P_PIDFD 3
 #endif
 
-static bool id_valid(const char *id)
+bool id_valid(const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
 
@@ -72,7 +72,7 @@ static bool id_valid(const char *id)
 	return true;
 }
 
-static int sandbox_dir(const struct rt *rt, const char *id, const char *sub, char *buf, size_t size)
+int sandbox_dir(const struct rt *rt, const char *id, const char *sub, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s/sandboxes/%s%s%s", rt->state_dir, id, sub ? "/" : "",
 	                 sub ? sub : "");
@@ -98,8 +98,9 @@ int rt_new(const struct rt_config *cfg, struct rt **ret, struct warren_error *er
 	rt->uid_base = cfg->uid_base ? cfg->uid_base : DEFAULT_UID_BASE;
 	rt->cgroups = cfg->cgroups;
 	rt->net = cfg->net;
+	rt->criu_dir = strdup(cfg->criu_dir ? cfg->criu_dir : RT_CRIU_DIR_DEFAULT);
 	pthread_mutex_init(&rt->template_lock, NULL);
-	if (!rt->state_dir || !rt->agent_binary) {
+	if (!rt->state_dir || !rt->agent_binary || !rt->criu_dir) {
 		r = err_set(err, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -134,6 +135,7 @@ void rt_free(struct rt *rt)
 	pthread_mutex_destroy(&rt->template_lock);
 	free(rt->state_dir);
 	free(rt->agent_binary);
+	free(rt->criu_dir);
 	free(rt);
 }
 
@@ -296,7 +298,7 @@ static int write_map(pid_t pid, const char *which, uint32_t base)
 }
 
 /* /proc/<pid>/stat field 22 (starttime, in clock ticks since boot). */
-static int read_start_time(pid_t pid, uint64_t *ret)
+int read_start_time(pid_t pid, uint64_t *ret)
 {
 	char path[64];
 	_cleanup_free_ char *data = NULL;
@@ -349,8 +351,8 @@ static void *netns_thread(void *p)
 	return NULL;
 }
 
-static int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_addr addr,
-                            struct warren_error *err)
+int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_addr addr,
+                     struct warren_error *err)
 {
 	struct netns_job job = {.pidfd = pidfd, .addr = addr};
 	pthread_t th;
@@ -429,7 +431,7 @@ static int wait_ready(int err_r, int ready_r, int pidfd, pid_t pid, int timeout_
 }
 
 /* Kills (pid, pidfd) if alive and reaps it when it is our child; bounded. */
-static void kill_and_reap(pid_t pid, int pidfd)
+void kill_and_reap(pid_t pid, int pidfd)
 {
 	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 
@@ -614,7 +616,7 @@ static int remove_tree_at(int parent_fd, const char *name)
 	return r;
 }
 
-static int remove_tree(const char *path)
+int remove_tree(const char *path)
 {
 	return remove_tree_at(AT_FDCWD, path);
 }
@@ -818,7 +820,7 @@ fail:
 
 /* A pidfd for (pid, start_time), or -ESRCH when that process is gone. The pidfd
  * is opened first, so the start time read afterwards is that process's. */
-static int open_checked(pid_t pid, uint64_t start_time)
+int open_checked(pid_t pid, uint64_t start_time)
 {
 	uint64_t st;
 	int fd;

@@ -47,7 +47,10 @@ struct rt_config {
 	uint32_t uid_base;          /* first host uid of slot 0; default 1000000 when 0 */
 	struct cgroup_mgr *cgroups; /* NULL: no cgroups (test-only mode, docs/RUNTIME.md) */
 	struct net_mgr *net;        /* NULL: no network, addr 0.0.0.0 (test-only mode) */
+	const char *criu_dir;       /* CRIU for pause/resume (checkpoint.h); NULL: the default */
 };
+
+#define RT_CRIU_DIR_DEFAULT "/var/lib/warren/criu"
 
 struct rt;
 

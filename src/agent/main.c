@@ -249,16 +249,38 @@ struct signal_thread_args {
 	sigset_t set;
 };
 
-/* Handles SIGCHLD (reaping) and the termination signals for the whole program. */
+/*
+ * Handles SIGCHLD (reaping) and the termination signals for the whole program, and
+ * SIGUSR2 from warrend before a checkpoint (docs/PERSISTENCE.md): the agent is
+ * non-dumpable (below), and once CRIU has restored it, it no longer is an exec of the
+ * sandbox's user namespace, so CRIU's next dump could not check its namespaces. For that
+ * dump the agent is dumpable for a few seconds (CRIU freezes it meanwhile); only a signal
+ * from outside the sandbox opens that window.
+ */
+#define DUMPABLE_WINDOW_S 3
 static void *signal_main(void *arg)
 {
 	struct signal_thread_args *s = arg;
+	bool window = false;
 	siginfo_t si;
 
 	for (;;) {
-		int sig = sigwaitinfo(&s->set, &si);
-		if (sig < 0)
+		struct timespec ts = {.tv_sec = DUMPABLE_WINDOW_S};
+		int sig = window ? sigtimedwait(&s->set, &si, &ts) : sigwaitinfo(&s->set, &si);
+		if (sig < 0) {
+			if (window && (errno == EAGAIN || errno == EINTR)) {
+				prctl(PR_SET_DUMPABLE, 0);
+				window = false;
+			}
 			continue;
+		}
+		if (sig == SIGUSR2) {
+			if (!s->a->is_init || (si.si_code == SI_USER && si.si_pid == 0)) {
+				prctl(PR_SET_DUMPABLE, 1);
+				window = true;
+			}
+			continue;
+		}
 		if (sig == SIGCHLD) {
 			proc_table_reap(s->a->procs);
 			continue;
@@ -356,6 +378,7 @@ int main(void)
 	sigaddset(&sargs.set, SIGTERM);
 	sigaddset(&sargs.set, SIGINT);
 	sigaddset(&sargs.set, SIGHUP);
+	sigaddset(&sargs.set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sargs.set, NULL);
 
 	if (agent_state_init(&a.st) < 0 || proc_table_new(&a.procs) < 0) {

@@ -90,6 +90,8 @@ enum route {
 	R_TIMEOUT,
 	R_CONNECT_V1,
 	R_CONNECT_V2,
+	R_PAUSE,
+	R_RESUME,
 	R_LOGS,
 	R_LOGS_V2,
 	R_METRICS,
@@ -103,8 +105,8 @@ enum route {
 
 static const char *const unsupported_roots[] = {"templates",     "snapshots", "volumes",
                                                 "volumecontent", "secrets",   "teams"};
-static const char *const unsupported_actions[] = {"pause",   "resume",    "snapshots", "fork",
-                                                  "network", "refreshes", "logs"};
+static const char *const unsupported_actions[] = {"snapshots", "fork", "network", "refreshes",
+                                                  "logs"};
 
 /* Maps method + segments to a route; *ret_id points into s for routes with an id. */
 static enum route route_of(const char *m, const struct segments *s, const char **ret_id)
@@ -148,6 +150,10 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 	}
 	if (s->n == base + 3 && seg_is(s, base + 2, "connect"))
 		return post ? (v2 ? R_CONNECT_V2 : R_CONNECT_V1) : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "pause"))
+		return post ? R_PAUSE : R_BAD_METHOD;
+	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "resume"))
+		return post ? R_RESUME : R_BAD_METHOD;
 	if (s->n == base + 3 && !v2 && seg_is(s, base + 2, "timeout"))
 		return post ? R_TIMEOUT : R_BAD_METHOD;
 	if (s->n == base + 3 && seg_is(s, base + 2, "logs"))
@@ -165,7 +171,7 @@ static enum route route_of(const char *m, const struct segments *s, const char *
 static bool route_has_body(enum route r)
 {
 	return r == R_CREATE_V1 || r == R_CREATE_V2 || r == R_TIMEOUT || r == R_CONNECT_V1 ||
-	       r == R_CONNECT_V2 || r == R_NETWORK;
+	       r == R_CONNECT_V2 || r == R_NETWORK || r == R_PAUSE || r == R_RESUME;
 }
 
 /* The class a route's latency is counted in (GET /metrics). */
@@ -318,6 +324,12 @@ static void control_plane(struct api *api, struct http_conn *c, struct http_requ
 		break;
 	case R_CONNECT_V2:
 		api_sandbox_connect(&x, 2);
+		break;
+	case R_PAUSE:
+		api_sandbox_pause(&x);
+		break;
+	case R_RESUME:
+		api_sandbox_resume(&x);
 		break;
 	case R_LOGS:
 		api_sandbox_logs(&x, 1);

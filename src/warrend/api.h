@@ -59,6 +59,8 @@ void api_sandbox_list(struct api_route_ctx *x);
 void api_sandbox_get(struct api_route_ctx *x);
 void api_sandbox_kill(struct api_route_ctx *x);
 void api_sandbox_connect(struct api_route_ctx *x, int version);
+void api_sandbox_pause(struct api_route_ctx *x);
+void api_sandbox_resume(struct api_route_ctx *x);
 void api_sandbox_set_timeout(struct api_route_ctx *x);
 /* api_observe.c: metrics, logs, Prometheus (docs/OBSERVABILITY.md). */
 void api_sandbox_logs(struct api_route_ctx *x, int version);

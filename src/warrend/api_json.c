@@ -181,6 +181,7 @@ int api_parse_create(const char *body, size_t len, struct api_create_req *ret,
 	    (r = check_type(root, "volumeMounts", JSON_ARRAY, "an array", err)) < 0 ||
 	    (r = check_type(root, "iam", JSON_OBJECT, "an object", err)) < 0)
 		goto out;
+	req.auto_pause = json_is_true(field(root, "autoPause"));
 	/* A warren extension (the SDK never sends it): a sandbox with a smaller disk. */
 	v = field(root, "diskSizeMB");
 	if (v) {

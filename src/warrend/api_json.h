@@ -34,6 +34,7 @@ struct api_create_req {
 	char template_id[API_TEMPLATE_ID_MAX + 1];
 	int timeout_s;
 	bool allow_internet;
+	bool auto_pause;     /* autoPause: pause instead of kill at the timeout */
 	unsigned disk_mb;    /* warren's extension diskSizeMB (MiB); 0: the template's size */
 	char *metadata_json; /* compact JSON object of strings, owned */
 	char *env_json;      /* compact JSON object of strings, owned */

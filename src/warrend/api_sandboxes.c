@@ -58,7 +58,8 @@ static json_t *listed_json(const struct api *a, const struct registry_info *i, b
 	              i->template_id, "alias", i->template_id, "sandboxID", i->id, "clientID",
 	              CLIENT_ID, "startedAt", started, "endAt", end, "cpuCount", (int)i->cpu_count,
 	              "memoryMB", (int)i->memory_mb, "diskSizeMB", (int)i->disk_mb, "metadata",
-	              meta, "state", "running", "envdVersion", WARREN_ENVD_VERSION);
+	              meta, "state", i->paused ? "paused" : "running", "envdVersion",
+	              WARREN_ENVD_VERSION);
 	if (o && detail) {
 		json_object_set_new(o, "domain", a->domain ? json_string(a->domain) : json_null());
 		json_object_set_new(o, "allowInternetAccess", json_boolean(i->allow_internet));
@@ -67,7 +68,8 @@ static json_t *listed_json(const struct api *a, const struct registry_info *i, b
 		if (i->network)
 			json_object_set_new(o, "network", api_network_json(i->network));
 		json_object_set_new(o, "lifecycle",
-		                    json_pack("{s:s, s:b}", "onTimeout", "kill", "autoResume", 0));
+		                    json_pack("{s:s, s:b}", "onTimeout",
+		                              i->auto_pause ? "pause" : "kill", "autoResume", 0));
 	}
 	return o;
 }
@@ -138,16 +140,18 @@ void api_sandbox_connect(struct api_route_ctx *x, int version)
 		http_reply_error(x->c, 400, "%s", err.msg);
 		return;
 	}
-	r = registry_connect(x->api->reg, x->id, timeout_s, &info);
+	/* A paused sandbox is resumed (201), a running one only gets its deadline extended. */
+	r = registry_resume(x->api->reg, x->id, timeout_s, &info, &err);
 	if (r == -ENOENT) {
 		reply_not_found(x);
 		return;
 	}
 	if (r < 0) {
-		http_reply_error(x->c, 500, "Cannot connect: %s", strerror(-r));
+		http_reply_error(x->c, r == -EBUSY ? 409 : 500, "Cannot resume sandbox '%s': %s",
+		                 x->id, err.msg);
 		return;
 	}
-	api_reply_json(x->c, 200, sandbox_json(x->api, &info), NULL);
+	api_reply_json(x->c, r == 1 ? 201 : 200, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -184,6 +188,58 @@ void api_sandbox_get(struct api_route_ctx *x)
 		return;
 	}
 	api_reply_json(x->c, 200, listed_json(x->api, &info, true), NULL);
+	registry_info_release(&info);
+}
+
+/* POST /sandboxes/{id}/pause: 204; 409 when already paused. */
+void api_sandbox_pause(struct api_route_ctx *x)
+{
+	struct warren_error err = {0};
+	int r = registry_pause(x->api->reg, x->id, &err);
+
+	if (r == -ENOENT)
+		reply_not_found(x);
+	else if (r == -EALREADY || r == -EBUSY)
+		http_reply_error(x->c, 409, "%s", err.msg);
+	else if (r < 0)
+		http_reply_error(x->c, 500, "Cannot pause sandbox '%s': %s", x->id, err.msg);
+	else
+		http_reply(x->c, 204, NULL, NULL, 0);
+}
+
+/* POST /sandboxes/{id}/resume (deprecated, {"timeout"?, "autoPause"?}): 201; 409 when
+ * running. */
+void api_sandbox_resume(struct api_route_ctx *x)
+{
+	struct warren_error err = {0};
+	struct registry_info info;
+	int timeout_s, r;
+
+	r = api_parse_connect(x->body, x->body_len, true, &timeout_s, &err);
+	if (r < 0) {
+		http_reply_error(x->c, 400, "%s", err.msg);
+		return;
+	}
+	r = registry_get(x->api->reg, x->id, &info);
+	if (r == 0) {
+		bool paused = info.paused;
+		registry_info_release(&info);
+		if (!paused) {
+			http_reply_error(x->c, 409, "Sandbox '%s' is already running", x->id);
+			return;
+		}
+	}
+	r = registry_resume(x->api->reg, x->id, timeout_s, &info, &err);
+	if (r == -ENOENT) {
+		reply_not_found(x);
+		return;
+	}
+	if (r < 0) {
+		http_reply_error(x->c, r == -EBUSY ? 409 : 500, "Cannot resume sandbox '%s': %s",
+		                 x->id, err.msg);
+		return;
+	}
+	api_reply_json(x->c, 201, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
 }
 
@@ -260,14 +316,17 @@ static int parse_token(const char *tok, int64_t *ret_ms, char *ret_id, size_t id
 }
 
 /* Parses the state filter; sets *running when "running" is asked for. */
-static int parse_states(const char *v, bool *running)
+static int parse_states(const char *v, bool *running, bool *paused)
 {
 	*running = false;
+	*paused = false;
 	for (const char *p = v; *p;) {
 		size_t len = strcspn(p, ",");
 		if (len == 7 && strncmp(p, "running", 7) == 0)
 			*running = true;
-		else if (!(len == 6 && strncmp(p, "paused", 6) == 0) && len != 0)
+		else if (len == 6 && strncmp(p, "paused", 6) == 0)
+			*paused = true;
+		else if (len != 0)
 			return -EINVAL;
 		p += len;
 		if (*p == ',')
@@ -285,7 +344,7 @@ void api_sandbox_list(struct api_route_ctx *x)
 	struct warren_error err = {0};
 	json_t *filter = NULL, *arr = NULL;
 	int64_t token_ms = -1;
-	bool want_running = true;
+	bool want_running = true, want_paused = true;
 	long limit = LIST_LIMIT_MAX;
 	size_t n = 0;
 
@@ -294,7 +353,7 @@ void api_sandbox_list(struct api_route_ctx *x)
 		http_reply_error(x->c, 400, "malformed query string");
 		goto out;
 	}
-	if (state && parse_states(state, &want_running) < 0) {
+	if (state && parse_states(state, &want_running, &want_paused) < 0) {
 		http_reply_error(x->c, 400, "invalid state filter '%s' (running, paused)", state);
 		goto out;
 	}
@@ -323,8 +382,10 @@ void api_sandbox_list(struct api_route_ctx *x)
 
 	long taken = 0;
 	size_t last = 0;
-	for (size_t i = 0; want_running && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct registry_info *in = &infos[i];
+		if (in->paused ? !want_paused : !want_running)
+			continue;
 		if (token_ms >= 0 && (in->started_ms < token_ms || (in->started_ms == token_ms &&
 		                                                    strcmp(in->id, token_id) <= 0)))
 			continue;

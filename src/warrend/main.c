@@ -166,7 +166,8 @@ static int start_runtime(struct daemon *d, const struct warrend_settings *cfg)
 {
 	struct warren_error err = {0};
 	struct net_config ncfg = {.bridge = cfg->bridge, .subnet = cfg->subnet};
-	struct rt_config rcfg = {.state_dir = cfg->state_dir, .agent_binary = cfg->agent};
+	struct rt_config rcfg = {
+	    .state_dir = cfg->state_dir, .agent_binary = cfg->agent, .criu_dir = cfg->criu_dir};
 	int r;
 
 	r = cgroup_mgr_new(cfg->cgroup_parent, &d->cgroups, &err);

@@ -18,6 +18,7 @@
 #include "common/filesig.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/checkpoint.h"
 #include "runtime/sandbox.h"
 #include "store.h"
 
@@ -28,7 +29,20 @@
  * POOLED: ready in the pool, invisible; CLAIMED: taken from the pool by a create that is
  * configuring it, still invisible (and never handed out again).
  */
-enum sbx_state { SBX_CREATING, SBX_RUNNING, SBX_DYING, SBX_POOLED, SBX_CLAIMED };
+/*
+ * PAUSING/RESUMING: a checkpoint or restore runs (registry_pause.c); PAUSED: no processes,
+ * its images and disk on disk, visible (state "paused").
+ */
+enum sbx_state {
+	SBX_CREATING,
+	SBX_RUNNING,
+	SBX_DYING,
+	SBX_POOLED,
+	SBX_CLAIMED,
+	SBX_PAUSING,
+	SBX_PAUSED,
+	SBX_RESUMING,
+};
 
 struct sbx {
 	char id[API_SBX_ID_MAX + 1];
@@ -44,7 +58,8 @@ struct sbx {
 	bool allow_internet;
 	char *metadata_json;
 	char *env_json;
-	bool for_pool; /* spawned for the pool (CREATING or POOLED until claimed) */
+	bool for_pool;   /* spawned for the pool (CREATING or POOLED until claimed) */
+	bool auto_pause; /* pause instead of kill at the deadline */
 	char envd_token[REGISTRY_TOKEN_MAX + 1];
 	char traffic_token[REGISTRY_TOKEN_MAX + 1];
 	struct api_network *network; /* NULL: none given */
@@ -150,6 +165,8 @@ static int fill_info(const struct sbx *e, struct registry_info *ret)
 	ret->end_ms = e->end_ms;
 	ret->allow_internet = e->allow_internet;
 	ret->addr = e->addr;
+	ret->paused = e->state == SBX_PAUSED || e->state == SBX_RESUMING;
+	ret->auto_pause = e->auto_pause;
 	snprintf(ret->envd_token, sizeof(ret->envd_token), "%s", e->envd_token);
 	snprintf(ret->traffic_token, sizeof(ret->traffic_token), "%s", e->traffic_token);
 	if (e->network) {
@@ -295,7 +312,9 @@ static int kill_entry_in(struct registry *reg, const char *id, enum sbx_state wa
 
 static int kill_entry(struct registry *reg, const char *id, const char *reason)
 {
-	return kill_entry_in(reg, id, SBX_RUNNING, reason);
+	int r = kill_entry_in(reg, id, SBX_RUNNING, reason);
+	/* A paused sandbox goes with its images and disk. */
+	return r == -ENOENT ? kill_entry_in(reg, id, SBX_PAUSED, reason) : r;
 }
 
 struct reap_item {
@@ -384,7 +403,8 @@ static void *reaper_main(void *arg)
 		}
 		pthread_mutex_unlock(&reg->lock);
 		for (size_t i = 0; i < n_dead; i++)
-			kill_entry(reg, dead[i].id, "timeout");
+			if (!registry_timeout_pause(reg, dead[i].id))
+				kill_entry_in(reg, dead[i].id, SBX_RUNNING, "timeout");
 		free(fds);
 		free(items);
 		free(dead);
@@ -461,18 +481,24 @@ int registry_recover(struct registry *reg)
 		struct sbx *e = NULL;
 		int pidfd = -ESRCH;
 
+		bool paused = false;
+
 		if (strcmp(row->state, "running") == 0 && row->pid > 0 && api_sbx_id_valid(row->id))
 			pidfd = rt_adopt(reg->cfg.rt, row->pid, row->start_time);
-		if (pidfd >= 0)
+		/* Paused, or killed by a checkpoint that completed while warrend went down. */
+		if (pidfd < 0 && strcmp(row->state, "pooled") != 0 && api_sbx_id_valid(row->id) &&
+		    rt_checkpoint_exists(reg->cfg.rt, row->id))
+			paused = true;
+		if (pidfd >= 0 || paused)
 			e = calloc(1, sizeof(*e));
 		if (e) {
 			snprintf(e->id, sizeof(e->id), "%s", row->id);
 			snprintf(e->template_id, sizeof(e->template_id), "%s", row->template_id);
-			e->state = SBX_RUNNING;
+			e->state = paused ? SBX_PAUSED : SBX_RUNNING;
 			e->slot = row->slot;
-			e->pid = row->pid;
-			e->start_time = row->start_time;
-			e->pidfd = pidfd;
+			e->pid = paused ? 0 : row->pid;
+			e->start_time = paused ? 0 : row->start_time;
+			e->pidfd = paused ? -1 : pidfd;
 			inet_pton(AF_INET, row->addr, &e->addr);
 			e->started_ms = row->started_ms;
 			e->end_ms = row->end_ms;
@@ -496,11 +522,17 @@ int registry_recover(struct registry *reg)
 			if (r == 0) {
 				struct warren_error derr = {0};
 				/* Its disk is normally still mounted; a no-op then. */
-				if (e->disk_mb && rt_disk_attach(reg->cfg.rt, e->id, &derr) < 0)
+				if (!paused && e->disk_mb &&
+				    rt_disk_attach(reg->cfg.rt, e->id, &derr) < 0)
 					log_sbx(LOG_WARN, e->id, "re-attaching its disk: %s",
 					        derr.msg);
-				log_sbx(LOG_INFO, e->id, "sandbox re-adopted (pid %d)",
-				        (int)e->pid);
+				if (paused)
+					log_sbx(LOG_INFO, e->id, "paused sandbox re-adopted");
+				else
+					log_sbx(LOG_INFO, e->id, "sandbox re-adopted (pid %d)",
+					        (int)e->pid);
+				if (paused && strcmp(row->state, "paused") != 0)
+					store_row(reg, e, "paused");
 				kept++;
 				continue;
 			}
@@ -613,6 +645,7 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	e->memory_mb = reg->cfg.memory_mb;
 	e->disk_mb = !for_pool && req->disk_mb ? req->disk_mb : reg->cfg.disk_mb;
 	e->allow_internet = for_pool || req->allow_internet;
+	e->auto_pause = !for_pool && req->auto_pause;
 	e->metadata_json = strdup(!for_pool && req->metadata_json ? req->metadata_json : "{}");
 	e->env_json = strdup(!for_pool && req->env_json ? req->env_json : "{}");
 	if (!e->metadata_json || !e->env_json) {
@@ -824,6 +857,7 @@ int registry_pool_activate(struct registry *reg, const char *id, const struct ap
 	free(e->env_json);
 	e->metadata_json = meta;
 	e->env_json = env;
+	e->auto_pause = req->auto_pause;
 	/* Its life as the client's sandbox starts now. */
 	e->started_ms = now_real_ms();
 	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
@@ -896,7 +930,10 @@ int registry_get(struct registry *reg, const char *id, struct registry_info *ret
 
 	pthread_mutex_lock(&reg->lock);
 	e = find_locked(reg, id);
-	r = (e && e->state == SBX_RUNNING) ? fill_info(e, ret) : -ENOENT;
+	r = (e && (e->state == SBX_RUNNING || e->state == SBX_PAUSED || e->state == SBX_PAUSING ||
+	           e->state == SBX_RESUMING))
+	        ? fill_info(e, ret)
+	        : -ENOENT;
 	pthread_mutex_unlock(&reg->lock);
 	return r;
 }
@@ -919,7 +956,8 @@ int registry_list(struct registry *reg, struct registry_info **ret, size_t *ret_
 	pthread_mutex_lock(&reg->lock);
 	infos = calloc(reg->n + 1, sizeof(*infos));
 	for (size_t i = 0; infos && i < reg->n && r == 0; i++)
-		if (reg->v[i]->state == SBX_RUNNING)
+		if (reg->v[i]->state == SBX_RUNNING || reg->v[i]->state == SBX_PAUSED ||
+		    reg->v[i]->state == SBX_PAUSING || reg->v[i]->state == SBX_RESUMING)
 			r = fill_info(reg->v[i], &infos[n++]);
 	pthread_mutex_unlock(&reg->lock);
 	if (!infos || r < 0) {
@@ -1070,4 +1108,157 @@ int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return r;
+}
+
+/* ---- pause and resume (docs/PERSISTENCE.md) ---- */
+
+int registry_pause(struct registry *reg, const char *id, struct warren_error *err)
+{
+	struct sbx *e;
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (e && e->state == SBX_PAUSED) {
+		pthread_mutex_unlock(&reg->lock);
+		return err_set(err, EALREADY, "sandbox %s is already paused", id);
+	}
+	if (e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING)) {
+		pthread_mutex_unlock(&reg->lock);
+		return err_set(err, EBUSY, "sandbox %s is being %s", id,
+		               e->state == SBX_PAUSING ? "paused" : "resumed");
+	}
+	if (!e || e->state != SBX_RUNNING) {
+		pthread_mutex_unlock(&reg->lock);
+		return err_set(err, ENOENT, "sandbox %s not found", id);
+	}
+	/* From here on only this thread touches the entry (the reaper ignores PAUSING). */
+	e->state = SBX_PAUSING;
+	pthread_mutex_unlock(&reg->lock);
+
+	r = rt_checkpoint(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time, e->allow_internet,
+	                  err);
+	if (r == 0) {
+		if (e->pidfd >= 0)
+			close(e->pidfd);
+		e->pidfd = -1;
+		e->pid = 0;
+		e->start_time = 0;
+		store_row(reg, e, "paused");
+		log_sbx(LOG_INFO, e->id, "sandbox paused");
+	}
+	pthread_mutex_lock(&reg->lock);
+	e->state = r == 0 ? SBX_PAUSED : SBX_RUNNING;
+	pthread_mutex_unlock(&reg->lock);
+	wake_reaper(reg);
+	return r;
+}
+
+int registry_resume(struct registry *reg, const char *id, int timeout_s, struct registry_info *ret,
+                    struct warren_error *err)
+{
+	struct rt_sandbox sb = {.pidfd = -1};
+	struct sbx *e;
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (e && e->state == SBX_RUNNING) {
+		pthread_mutex_unlock(&reg->lock);
+		r = update_deadline(reg, id, timeout_s, true, ret);
+		return r < 0 ? err_set(err, -r, "sandbox %s not found", id) : 0;
+	}
+	if (e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING)) {
+		pthread_mutex_unlock(&reg->lock);
+		return err_set(err, EBUSY, "sandbox %s is being %s", id,
+		               e->state == SBX_PAUSING ? "paused" : "resumed");
+	}
+	if (!e || e->state != SBX_PAUSED) {
+		pthread_mutex_unlock(&reg->lock);
+		return err_set(err, ENOENT, "sandbox %s not found", id);
+	}
+	e->state = SBX_RESUMING;
+	pthread_mutex_unlock(&reg->lock);
+
+	struct rt_spec spec = {
+	    .id = e->id,
+	    .template_id = e->template_id,
+	    .slot = e->slot,
+	    .cpu_count = e->cpu_count,
+	    .memory_mb = e->memory_mb,
+	    .disk_mb = e->disk_mb,
+	    .pids_max = reg->cfg.pids_max,
+	    .allow_internet = e->allow_internet,
+	};
+	r = rt_restore(reg->cfg.rt, &spec, &sb, err);
+	/* Its egress rules went with the network at the pause: back before anything runs. */
+	if (r == 0 && has_egress(e->network) && reg->cfg.egress) {
+		r = reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet, e->network,
+		                    err);
+		if (r < 0) {
+			struct warren_error perr = {0};
+			err_prefix(err, "egress rules of sandbox %s", e->id);
+			/* Paused again as it was; it never ran without its rules. */
+			int q = rt_checkpoint(reg->cfg.rt, e->id, e->slot, sb.pid, sb.start_time,
+			                      e->allow_internet, &perr);
+			close(sb.pidfd);
+			if (q < 0) {
+				/* Never left running without its rules. */
+				log_sbx(LOG_WARN, e->id, "pausing again: %s", perr.msg);
+				e->pid = sb.pid;
+				e->start_time = sb.start_time;
+				pthread_mutex_lock(&reg->lock);
+				e->state = SBX_DYING;
+				pthread_mutex_unlock(&reg->lock);
+				destroy_entry(reg, e, "its egress rules could not be restored");
+				return r;
+			}
+		}
+	}
+	if (r < 0) {
+		pthread_mutex_lock(&reg->lock);
+		e->state = SBX_PAUSED;
+		pthread_mutex_unlock(&reg->lock);
+		return r;
+	}
+	e->pid = sb.pid;
+	e->pidfd = sb.pidfd;
+	e->start_time = sb.start_time;
+	e->addr = sb.addr;
+	e->end_ms = now_real_ms() + (int64_t)timeout_s * 1000;
+	store_row(reg, e, "running");
+	log_sbx(LOG_INFO, e->id, "sandbox resumed (pid %d)", (int)e->pid);
+	pthread_mutex_lock(&reg->lock);
+	e->state = SBX_RUNNING;
+	r = ret ? fill_info(e, ret) : 0;
+	pthread_mutex_unlock(&reg->lock);
+	wake_reaper(reg);
+	return r < 0 ? err_set(err, ENOMEM, "out of memory") : 1;
+}
+
+#define AUTO_PAUSE_RETRY_MS 60000
+
+bool registry_timeout_pause(struct registry *reg, const char *id)
+{
+	struct warren_error err = {0};
+	bool want;
+
+	pthread_mutex_lock(&reg->lock);
+	struct sbx *e = find_locked(reg, id);
+	want = e && e->state == SBX_RUNNING && e->auto_pause;
+	pthread_mutex_unlock(&reg->lock);
+	if (!want)
+		return false;
+	int r = registry_pause(reg, id, &err);
+	if (r == 0 || r == -EALREADY || r == -EBUSY || r == -ENOENT)
+		return true;
+	/* Never lose a sandbox that asked to be kept: try again later. */
+	log_sbx(LOG_WARN, id, "pause at timeout failed, trying again in %d s: %s",
+	        AUTO_PAUSE_RETRY_MS / 1000, err.msg);
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, id);
+	if (e && e->state == SBX_RUNNING)
+		e->end_ms = now_real_ms() + AUTO_PAUSE_RETRY_MS;
+	pthread_mutex_unlock(&reg->lock);
+	return true;
 }

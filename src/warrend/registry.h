@@ -55,6 +55,8 @@ struct registry_info {
 	int64_t started_ms, end_ms;
 	bool allow_internet;
 	struct in_addr addr;
+	bool paused;     /* state "paused" */
+	bool auto_pause; /* lifecycle.onTimeout "pause" */
 	char *metadata_json;
 	char envd_token[REGISTRY_TOKEN_MAX + 1];    /* "" unless created secure */
 	char traffic_token[REGISTRY_TOKEN_MAX + 1]; /* "" unless allowPublicTraffic false */
@@ -132,6 +134,22 @@ void registry_pool_discard(struct registry *reg, const char *id);
  * this returns, fn runs no more.
  */
 void registry_set_notify(struct registry *reg, void (*fn)(void *ud), void *ud);
+
+/*
+ * Pause and resume (docs/PERSISTENCE.md). Paused sandboxes are visible to get, list
+ * (paused set) and kill (which removes their images and disk), not to resolve; they keep
+ * their slot and survive a restart of warrend (registry_recover re-adopts them).
+ */
+/* Checkpoints a running sandbox. 0, -ENOENT, -EALREADY (paused), -EBUSY (pausing or
+ * resuming), other -errno with err (the sandbox is still running then). */
+int registry_pause(struct registry *reg, const char *id, struct warren_error *err);
+/* Connect: a running sandbox gets its deadline extended (0), a paused one is restored with
+ * deadline now + timeout_s (1). -ENOENT, -EBUSY, other -errno with err (still paused). */
+int registry_resume(struct registry *reg, const char *id, int timeout_s, struct registry_info *ret,
+                    struct warren_error *err);
+/* The reaper at a deadline: true when the sandbox asked for autoPause (it is paused, or its
+ * pause failed and is tried again later), false when it is to be killed. */
+bool registry_timeout_pause(struct registry *reg, const char *id);
 
 /*
  * Replaces a running sandbox's egress rules and internet access (PUT /network; the

@@ -29,6 +29,8 @@ void settings_usage(FILE *f)
 	    "  --domain DOMAIN        domain for <port>-<id>.<domain> Host routing "
 	    "(WARREN_DOMAIN)\n"
 	    "  --agent PATH           the warren-agent binary (WARREN_AGENT)\n"
+	    "  --criu DIR             CRIU for pause/resume, as scripts/criu.sh installs it\n"
+	    "                         (WARREN_CRIU, default /var/lib/warren/criu)\n"
 	    "  --max-sandboxes N      concurrent sandbox cap (WARREN_MAX_SANDBOXES, default 256)\n"
 	    "  --pool-size N          ready sandboxes kept for fast creates (WARREN_POOL_SIZE,\n"
 	    "                         default 2, 0 disables the pool)\n"
@@ -103,6 +105,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_CGROUP,
 		O_DOMAIN,
 		O_AGENT,
+		O_CRIU,
 		O_MAX,
 		O_POOL,
 		O_METRICS_INTERVAL,
@@ -119,6 +122,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"cgroup-parent", required_argument, NULL, O_CGROUP},
 	    {"domain", required_argument, NULL, O_DOMAIN},
 	    {"agent", required_argument, NULL, O_AGENT},
+	    {"criu", required_argument, NULL, O_CRIU},
 	    {"max-sandboxes", required_argument, NULL, O_MAX},
 	    {"pool-size", required_argument, NULL, O_POOL},
 	    {"metrics-interval-ms", required_argument, NULL, O_METRICS_INTERVAL},
@@ -145,6 +149,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	cfg->cgroup_parent = env_or("WARREN_CGROUP_PARENT", "warren");
 	cfg->domain = env_or("WARREN_DOMAIN", NULL);
 	cfg->api_key = env_or("WARREN_API_KEY", NULL);
+	cfg->criu_dir = env_or("WARREN_CRIU", "/var/lib/warren/criu");
 
 	optind = 1;
 	opterr = 0;
@@ -170,6 +175,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 			break;
 		case O_AGENT:
 			agent = optarg;
+			break;
+		case O_CRIU:
+			cfg->criu_dir = optarg;
 			break;
 		case O_MAX:
 			max = optarg;

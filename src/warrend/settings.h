@@ -21,9 +21,10 @@ struct warrend_settings {
 	const char *bridge;
 	const char *subnet;
 	const char *cgroup_parent;
-	const char *domain;  /* NULL: any Host suffix */
-	char *agent;         /* heap */
-	const char *api_key; /* WARREN_API_KEY, NULL if unset */
+	const char *domain;   /* NULL: any Host suffix */
+	char *agent;          /* heap */
+	const char *criu_dir; /* CRIU install (scripts/criu.sh) for pause/resume */
+	const char *api_key;  /* WARREN_API_KEY, NULL if unset */
 	unsigned max_sandboxes;
 	unsigned pool_size;           /* ready sandboxes kept per template; 0: none */
 	unsigned metrics_interval_ms; /* sandbox metrics sampling period */

@@ -33,6 +33,7 @@
 #include "proxy.h"
 #include "registry.h"
 #include "runtime/cgroup.h"
+#include "runtime/checkpoint.h"
 #include "runtime/sandbox.h"
 #include "store.h"
 
@@ -102,6 +103,27 @@ int rt_destroy(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t
 		waitpid(pid, NULL, 0);
 	}
 	return 0;
+}
+
+/* Pause/resume (checkpoint.h) are covered by tests/sdk/pause.test.mjs against the real CRIU. */
+int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint64_t start_time,
+                  bool allow_internet, struct warren_error *err)
+{
+	(void)rt, (void)id, (void)slot, (void)pid, (void)start_time, (void)allow_internet;
+	return err_set(err, ENOTSUP, "no checkpoints in the fake runtime");
+}
+
+bool rt_checkpoint_exists(struct rt *rt, const char *id)
+{
+	(void)rt, (void)id;
+	return false;
+}
+
+int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
+               struct warren_error *err)
+{
+	(void)rt, (void)spec, (void)ret;
+	return err_set(err, ENOTSUP, "no checkpoints in the fake runtime");
 }
 
 int rt_adopt(struct rt *rt, pid_t pid, uint64_t start_time)
@@ -474,8 +496,14 @@ static void test_auth_and_routes(void **state)
 	request(f, "POST", "/v3/templates", f->key, "{}", &r);
 	expect_error(&r, 501);
 	resp_release(&r);
-	request(f, "POST", "/sandboxes/abcdef/pause", f->key, "{}", &r);
+	request(f, "POST", "/sandboxes/abcdef/fork", f->key, "{}", &r);
 	expect_error(&r, 501);
+	resp_release(&r);
+	request(f, "POST", "/sandboxes/abcdef/pause", f->key, "{}", &r);
+	expect_error(&r, 404);
+	resp_release(&r);
+	request(f, "POST", "/sandboxes/abcdef/resume", f->key, "{}", &r);
+	expect_error(&r, 404);
 	resp_release(&r);
 	request(f, "GET", "/sandboxes/abcdef", f->key, NULL, &r);
 	expect_error(&r, 404);

@@ -150,6 +150,49 @@ static void test_template_base(void **state)
 	free(agent);
 }
 
+/* SSH (docs/SSH.md): the sshd account and our sshd_config, restored in an older template. */
+static void test_template_ssh(void **state)
+{
+	struct fixture *f = *state;
+	struct warren_error err = {0};
+	char path[512];
+
+	assert_int_equal(rt_template_ensure(f->rt, "base", &err), 0);
+	char *passwd = slurp(f, "etc/passwd");
+	assert_non_null(passwd);
+	assert_non_null(strstr(passwd, "\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"));
+	free(passwd);
+	char *shadow = slurp(f, "etc/shadow");
+	assert_non_null(strstr(shadow, "\nsshd:*:"));
+	free(shadow);
+	char *conf = slurp(f, "etc/ssh/sshd_config");
+	assert_non_null(conf);
+	assert_non_null(strstr(conf, "\nUsePAM no\n"));
+	assert_non_null(strstr(conf, "\nPasswordAuthentication no\n"));
+	free(conf);
+	/* The bridge comes from the build tree (the fixture's agent has none beside it). */
+	char *bridge = slurp(f, "opt/warren/bin/warren-wsbridge");
+	assert_non_null(bridge);
+	free(bridge);
+
+	/* A template from before SSH: no sshd account, the host's config. */
+	snprintf(path, sizeof(path), "%s/templates/base/rootfs/etc/passwd", f->state);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(write_agent(path, "root:x:0:0:root:/root:/bin/bash\n"), 0);
+	snprintf(path, sizeof(path), "%s/templates/base/rootfs/etc/ssh/sshd_config", f->state);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(write_agent(path, "UsePAM yes\n"), 0);
+	assert_int_equal(rt_template_ensure(f->rt, "base", &err), 0);
+	passwd = slurp(f, "etc/passwd");
+	assert_non_null(strstr(passwd, "\nsshd:x:100:"));
+	assert_non_null(strstr(passwd, "\nuser:x:1000:"));
+	free(passwd);
+	conf = slurp(f, "etc/ssh/sshd_config");
+	assert_non_null(strstr(conf, "\nUsePAM no\n"));
+	assert_null(strstr(conf, "UsePAM yes"));
+	free(conf);
+}
+
 static void test_upper_layer(void **state)
 {
 	struct fixture *f = *state;
@@ -174,6 +217,14 @@ static void test_upper_layer(void **state)
 	assert_int_equal(read_file(path, 4096, &hosts, NULL), 0);
 	assert_non_null(strstr(hosts, "127.0.1.1\tabc123\n"));
 	free(hosts);
+	/* sshd's host keys go into etc/ssh; run/sshd is its privsep chroot (root's, 0755). */
+	snprintf(path, sizeof(path), "%s/upper/etc/ssh", f->state);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 2000000);
+	snprintf(path, sizeof(path), "%s/upper/run/sshd", f->state);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 2000000);
+	assert_int_equal(st.st_mode & 07777, 0755);
 }
 
 static void test_overlay_opts(void **state)
@@ -235,6 +286,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_template_base, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_template_ssh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upper_layer, setup, teardown),
 	    cmocka_unit_test(test_overlay_opts),
 	    cmocka_unit_test(test_seccomp_prog),
