@@ -47,6 +47,8 @@ let sbx;
 try {
 	sbx = await Sandbox.create({ timeoutMs: 3_600_000 });
 	const base = `${w.sandboxUrl}/files`;
+	const ip = (await sbx.commands.run('hostname -I')).stdout.trim().split(/\s+/)[0];
+	const direct = `http://${ip}:49983/files`;
 	const hdr = ['-H', `E2b-Sandbox-Id: ${sbx.sandboxId}`, '-H', 'E2b-Sandbox-Port: 49983'];
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 	const u = new URL(w.sandboxUrl);
@@ -96,6 +98,18 @@ try {
 			cp.push(size / 1e6 / secs(t0));
 			fs.rmSync(dst, { force: true });
 		}
+		const upDirect = [];
+		const downDirect = [];
+		for (let i = 0; i < reps && !inProcess; i++) {
+			// The same curl straight to the agent at the sandbox's address: warrend's share.
+			let t0 = now();
+			curl(['-o', '/dev/null', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', src, `${direct}?path=/home/user/bench.bin`]);
+			upDirect.push(size / 1e6 / secs(t0));
+			t0 = now();
+			curl(['-o', dst, `${direct}?path=/home/user/bench.bin`]);
+			downDirect.push(size / 1e6 / secs(t0));
+			fs.rmSync(dst, { force: true });
+		}
 		for (let i = 0; i < reps && !inProcess; i++) {
 			let t0 = now();
 			curl([...hdr, '-o', '/dev/null', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', src, `${base}?path=/home/user/bench.bin`]);
@@ -114,6 +128,10 @@ try {
 		const how = inProcess ? ['HTTP', 'HTTP', 'copyFileSync'] : ['curl -T', 'curl -o', 'cp'];
 		row(`upload ${label} (${how[0]} via warrend)`, reps, median(up), NaN, 'MB/s');
 		row(`download ${label} (${how[1]} via warrend)`, reps, median(down), NaN, 'MB/s');
+		if (!inProcess) {
+			row(`upload ${label} (curl -T, direct to the agent)`, reps, median(upDirect), NaN, 'MB/s');
+			row(`download ${label} (curl -o, direct to the agent)`, reps, median(downDirect), NaN, 'MB/s');
+		}
 		row(`${how[2]} ${label} (same host disk, ceiling)`, reps, median(cp), NaN, 'MB/s');
 		fs.rmSync(src, { force: true });
 	}

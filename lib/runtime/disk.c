@@ -130,7 +130,9 @@ static int run_mke2fs(const char *img, uint32_t owner, struct warren_error *err)
 		if (n == sizeof(msg) - 1) {
 			/* Drain the rest so mke2fs never blocks on a full pipe. */
 			char sink[256];
-			while (read(err_r, sink, sizeof(sink)) > 0 || errno == EINTR)
+			ssize_t d;
+			while ((d = read(err_r, sink, sizeof(sink))) > 0 ||
+			       (d < 0 && errno == EINTR))
 				;
 			break;
 		}
@@ -339,8 +341,16 @@ int disk_attach(const char *dir, struct warren_error *err)
 	if (mkdir(p.mnt, 0700) < 0 && errno != EEXIST)
 		return err_set(err, errno, "creating %s: %s", p.mnt, strerror(errno));
 	/* Its file system may still be alive in a sandbox: mount that very device. */
-	if (disk_find_loop(p.img, dev, sizeof(dev)) == 0 && mount_dev(dev, p.mnt) == 0)
-		return 0;
+	if (disk_find_loop(p.img, dev, sizeof(dev)) == 0) {
+		r = mount_dev(dev, p.mnt);
+		if (r == 0)
+			return 0;
+		/* Never a second device on an image that still has one: only when it went
+		 * away meanwhile (autoclear) is a new one attached. */
+		if (disk_find_loop(p.img, dev, sizeof(dev)) == 0)
+			return err_set(err, -r, "mounting %s (%s) on %s: %s", p.img, dev, p.mnt,
+			               strerror(-r));
+	}
 	return attach_new(p.img, p.mnt, err);
 }
 

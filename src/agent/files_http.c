@@ -31,7 +31,7 @@
 #include "multipart.h"
 #include "users.h"
 
-#define FILES_BUF_SIZE (256 * 1024) /* upload buffer, one per request */
+#define FILES_BUF_SIZE (64 * 1024) /* upload buffer, one per request (and one for gzip) */
 #define FILES_MAX_PATH 4096
 #define FILES_MAX_PARTS 1024        /* files in one multipart upload */
 #define FILES_DRAIN_MS 60000        /* longest time spent dropping an upload answered early */
@@ -316,6 +316,7 @@ static int files_req_parse(struct agent_state *st, struct http_conn *c,
 	                                    "signature_expiration"};
 	char **dst[] = {&fr->path, &fr->username, &fr->signature, &fr->expiration};
 	char *token = NULL, user[64];
+	const char *auth;
 	int r;
 
 	for (size_t i = 0; i < 4; i++) {
@@ -358,15 +359,19 @@ static int files_req_parse(struct agent_state *st, struct http_conn *c,
 		free(token);
 	}
 
-	if (fr->username && *fr->username) {
-		r = fsuser_resolve(&st->users, fr->username, &fr->user);
-	} else {
-		agent_state_default_user(st, user, sizeof(user));
-		r = fsuser_resolve(&st->users, user, &fr->user);
+	/* ?username=, else an "Authorization: Basic user:" as older SDKs send, else the default. */
+	auth = http_header_get(req, "Authorization");
+	if (fr->username && strlen(fr->username) >= sizeof(user)) {
+		reply_json_error(c, 401, "invalid username: too long");
+		return -ENOENT;
 	}
+	if (fr->username && *fr->username)
+		snprintf(user, sizeof(user), "%s", fr->username);
+	else if (!auth || users_from_basic_auth(auth, user, sizeof(user)) < 0 || !*user)
+		agent_state_default_user(st, user, sizeof(user));
+	r = fsuser_resolve(&st->users, user, &fr->user);
 	if (r == -ENOENT) {
-		reply_json_error(c, 401, "invalid username: '%s'",
-		                 fr->username && *fr->username ? fr->username : user);
+		reply_json_error(c, 401, "invalid username: '%s'", user);
 		return r;
 	}
 	if (r < 0) {

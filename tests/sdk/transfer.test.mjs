@@ -188,12 +188,20 @@ test('errors: NotFound, permission denied, a directory, an unknown user', async 
 	await sh('mkdir -p ~/adir');
 	await assert.rejects(sbx.files.write('/home/user/adir', 'x'), (e) => e instanceof e2b.InvalidArgumentError);
 	await assert.rejects(sbx.files.read('/home/user/x', { user: 'nobody-here' }), (e) => e instanceof e2b.AuthenticationError);
+	await assert.rejects(sbx.files.read('/home/user/x', { user: 'u'.repeat(300) }), (e) => e instanceof e2b.AuthenticationError);
+	// Older SDKs name the user in "Authorization: Basic base64(user:)" instead of ?username=.
+	const basic = await fetch(`${w.sandboxUrl}/files?path=/root/secret`, {
+		headers: { 'E2b-Sandbox-Id': sbx.sandboxId, Authorization: `Basic ${Buffer.from('root:').toString('base64')}` },
+	});
+	assert.equal(basic.status, 200);
+	assert.equal(await basic.text(), 'secret\n');
 	// A FIFO is never opened for reading or writing (it would block the request).
 	await sh('mkfifo ~/fifo');
 	await assert.rejects(sbx.files.read('fifo'), /not a regular file/);
 	await assert.rejects(sbx.files.write('fifo', 'x'), /not a regular file/);
 	// The agent still serves.
-	assert.equal(await sbx.files.read('forms/a.txt'), 'short');
+	await sbx.files.write('still.txt', 'serving');
+	assert.equal(await sbx.files.read('still.txt'), 'serving');
 });
 
 test('paths stay inside the sandbox: .., symlinks to /etc/passwd, /proc/1/root, /proc/self/fd', async () => {
