@@ -835,7 +835,7 @@ int registry_pool_take(struct registry *reg, const char *template_id, bool allow
 }
 
 int registry_pool_activate(struct registry *reg, const char *id, const struct api_create_req *req,
-                           struct registry_info *ret)
+                           const char *envd_token, struct registry_info *ret)
 {
 	char *meta = strdup(req->metadata_json ? req->metadata_json : "{}");
 	char *env = strdup(req->env_json ? req->env_json : "{}");
@@ -863,8 +863,10 @@ int registry_pool_activate(struct registry *reg, const char *id, const struct ap
 	/* Its life as the client's sandbox starts now. */
 	e->started_ms = now_real_ms();
 	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+	snprintf(e->envd_token, sizeof(e->envd_token), "%s", envd_token ? envd_token : "");
 	pthread_mutex_unlock(&reg->lock);
 	/* Recorded while still CLAIMED (only we touch it): once RUNNING it may be reaped. */
+	store_access(reg, e);
 	store_row(reg, e, "running");
 	store_access(reg, e);
 	log_sbx(LOG_INFO, id, "sandbox created (template %s, slot %u, pid %d, from the pool)",
