@@ -87,6 +87,9 @@ test('pause and connect: the python counter continues, same pids, files kept, st
 	assert.equal(await sbx.pause(), true);
 	assert.equal(await sbx.pause(), false, 'a second pause answers 409 -> false');
 	assert.deepEqual(cgroupPids(w, sbx.sandboxId), [], 'no process left while paused');
+	// The loop device goes when the last user of its file system is gone, i.e. with the
+	// (asynchronous) end of the sandbox's mount namespace.
+	await waitFor(() => hostHolds(sbx.sandboxId).length === 0, { timeoutMs: 30_000 });
 	assert.deepEqual(hostHolds(sbx.sandboxId), [], 'no mount or loop device held while paused');
 	assert.ok(fs.existsSync(path.join(w.stateDir, 'sandboxes', sbx.sandboxId, 'checkpoint')));
 
@@ -199,7 +202,8 @@ test('kill while paused removes the sandbox, its images and its disk', async () 
 	assert.ok(fs.existsSync(dir));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), true);
 	assert.equal(fs.existsSync(dir), false, 'directory removed');
-	assert.deepEqual(hostHolds(sbx.sandboxId), []);
+	await waitFor(() => hostHolds(sbx.sandboxId).length === 0, { timeoutMs: 30_000 });
+	assert.deepEqual(hostHolds(sbx.sandboxId), [], 'no mount or loop device left');
 	assert.ok(!(await listIds()).includes(sbx.sandboxId));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), false);
 	await assert.rejects(Sandbox.connect(sbx.sandboxId), /not found/i);
