@@ -2,6 +2,7 @@
 /* Pause/resume through CRIU: see checkpoint.h and docs/PERSISTENCE.md. */
 #include "runtime/checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -351,6 +352,39 @@ static void open_dump_window(int pidfd, pid_t pid)
 	}
 }
 
+/*
+ * Images criu would restore by running iptables-restore, ip route restore, ip rule restore
+ * (some 100 ms of a restore here) although they hold nothing of the sandbox's: its network
+ * device is gone before the dump, and with it every route through it; what is left are the
+ * kernel's own local routes and default rules, made again in the new namespace. Firewall
+ * tables of the sandbox's namespace are dropped only when empty (a sandbox's own rules are
+ * restored). docs/PERSISTENCE.md.
+ */
+static void drop_network_images(const char *dir)
+{
+	static const char *const always[] = {"route-", "route6-", "rule-"};
+	static const char *const if_empty[] = {"iptables-", "ip6tables-", "nftables-"};
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		bool drop = false;
+		for (size_t i = 0; i < ARRAY_SIZE(always) && !drop; i++)
+			drop = strncmp(de->d_name, always[i], strlen(always[i])) == 0;
+		for (size_t i = 0; i < ARRAY_SIZE(if_empty) && !drop; i++) {
+			struct stat st;
+			drop = strncmp(de->d_name, if_empty[i], strlen(if_empty[i])) == 0 &&
+			       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			       S_ISREG(st.st_mode) && st.st_size == 0;
+		}
+		if (drop)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* ---- mounts criu must treat as external ---- */
 
 struct ext_mount {
@@ -556,6 +590,7 @@ int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint6
 		(void)cgroup_destroy(rt->cgroups, id);
 	if (rt->net && net_slot_addr(rt->net, slot, &addr) == 0)
 		end_host_connections(addr);
+	drop_network_images(tmp);
 	/* Its disk (disk.h), if it has one, is unmounted: the loop device goes with it. */
 	if (sandbox_dir(rt, id, NULL, path, sizeof(path)) == 0)
 		(void)disk_detach(path);

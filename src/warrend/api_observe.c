@@ -321,12 +321,20 @@ void api_prometheus(struct api_route_ctx *x)
 	struct buf b = BUF_INIT;
 	int r;
 
-	r = registry_list(x->api->reg, &infos, &g.running);
+	size_t n = 0;
+
+	r = registry_list(x->api->reg, &infos, &n);
 	if (r < 0) {
 		http_reply_error(x->c, 500, "out of memory");
 		return;
 	}
-	registry_info_free_array(infos, g.running);
+	for (size_t i = 0; i < n; i++) {
+		if (infos[i].paused)
+			g.paused++;
+		else
+			g.running++;
+	}
+	registry_info_free_array(infos, n);
 	g.pool = x->api->pool ? pool_count(x->api->pool) : 0;
 	r = x->api->prom ? prom_render(x->api->prom, &g, &b) : 0;
 	if (r < 0) {

@@ -90,8 +90,13 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 	}
 	/* diskSizeMB may make a sandbox's disk smaller than the template's, not larger. */
 	if (req.disk_mb > x->api->tpl_disk_mb) {
-		http_reply_error(x->c, 400, "field 'diskSizeMB' must be at most %u here",
-		                 x->api->tpl_disk_mb);
+		if (x->api->tpl_disk_mb == 0)
+			http_reply_error(
+			    x->c, 400,
+			    "field 'diskSizeMB': this server runs without sandbox disks");
+		else
+			http_reply_error(x->c, 400, "field 'diskSizeMB' must be at most %u here",
+			                 x->api->tpl_disk_mb);
 		api_create_req_release(&req);
 		return;
 	}

@@ -242,7 +242,7 @@ int logs_upper_open(const char *state_dir, const char *id)
 int logs_read(const char *state_dir, const char *id, struct logs_set *ret)
 {
 	struct buf b = BUF_INIT;
-	const char *rel = LOG_AGENT_FILE + 1; /* relative to the sandbox's root */
+	const char *rel = &LOG_AGENT_FILE[1]; /* relative to the sandbox's root */
 	char rel1[128];
 	int r, root_fd;
 

@@ -170,6 +170,14 @@ static int start_runtime(struct daemon *d, const struct warrend_settings *cfg)
 	    .state_dir = cfg->state_dir, .agent_binary = cfg->agent, .criu_dir = cfg->criu_dir};
 	int r;
 
+	/* Said once here rather than by every create: per-sandbox disks need loop devices. */
+	if (cfg->disk_mb && access("/dev/loop-control", R_OK | W_OK) < 0) {
+		r = err_set(&err, errno,
+		            "per-sandbox disks need loop devices: /dev/loop-control: %s "
+		            "(--disk-size 0 runs without a disk quota)",
+		            strerror(errno));
+		goto fail;
+	}
 	r = cgroup_mgr_new(cfg->cgroup_parent, &d->cgroups, &err);
 	if (r < 0)
 		goto fail;

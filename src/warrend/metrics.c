@@ -179,6 +179,9 @@ static void sample_round(struct metrics *m)
 		struct store_metric s;
 		int r;
 
+		/* A paused sandbox has no processes to measure; its samples stay. */
+		if (infos[i].paused)
+			continue;
 		if (!sample_one(m, &infos[i], &s, &next[n_next]))
 			continue;
 		n_next++;

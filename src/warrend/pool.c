@@ -124,8 +124,8 @@ fail:
 	return r;
 }
 
-int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, int timeout_ms,
-                    struct warren_error *err)
+int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, const char *token,
+                    int timeout_ms, struct warren_error *err)
 {
 	static const http_parser_settings settings = {.on_message_complete = on_message_complete};
 	int64_t deadline = now_mono_ms_() + (timeout_ms > 0 ? timeout_ms : INIT_TIMEOUT_MS);
@@ -133,15 +133,21 @@ int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, in
 	struct init_resp resp = {0};
 	char host[INET_ADDRSTRLEN] = "?", in[4096];
 	size_t body_len = strlen(env_json) + sizeof("{\"envVars\":}") - 1, got = 0;
+	size_t tok_len = token ? strlen(token) + sizeof(",\"accessToken\":\"\"") - 1 : 0;
 	http_parser hp;
 	int fd = -1, r;
 
 	inet_ntop(AF_INET, &addr, host, sizeof(host));
-	/* env_json is a validated JSON object (api_parse_create), so it is spliced as is. */
+	/* env_json is a validated JSON object (api_parse_create) and a token is hex, so both
+	 * are spliced as they are. */
+	for (const char *t = token; t && *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f')))
+			return err_set(err, EINVAL, "invalid access token");
 	r = buf_printf(&req,
 	               "POST /init HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-	               "Content-Length: %zu\r\nConnection: close\r\n\r\n{\"envVars\":%s}",
-	               host, port, body_len, env_json);
+	               "Content-Length: %zu\r\nConnection: close\r\n\r\n{\"envVars\":%s%s%s%s}",
+	               host, port, body_len + tok_len, env_json, token ? ",\"accessToken\":\"" : "",
+	               token ? token : "", token ? "\"" : "");
 	if (r < 0) {
 		r = err_set(err, ENOMEM, "out of memory");
 		goto out;
@@ -217,11 +223,11 @@ struct pool {
 	pthread_t thread;
 };
 
-static int default_init(void *ud, struct in_addr addr, const char *env_json,
+static int default_init(void *ud, struct in_addr addr, const char *env_json, const char *token,
                         struct warren_error *err)
 {
 	(void)ud;
-	return pool_agent_init(addr, RT_AGENT_PORT, env_json, INIT_TIMEOUT_MS, err);
+	return pool_agent_init(addr, RT_AGENT_PORT, env_json, token, INIT_TIMEOUT_MS, err);
 }
 
 /* registry notify: under the registry's lock; takes only ours. */
@@ -375,14 +381,17 @@ void pool_free(struct pool *p)
 int pool_claim(struct pool *p, const struct api_create_req *req, struct registry_info *ret)
 {
 	struct warren_error err = {0};
-	char id[API_SBX_ID_MAX + 1];
+	char id[API_SBX_ID_MAX + 1], token[REGISTRY_TOKEN_MAX + 1] = "";
 	struct in_addr addr;
 	int r;
 
-	/* Pooled sandboxes have the template's disk size; access tokens and network settings
-	 * are set up by a cold create only. */
-	if (!p || !req->allow_internet || req->disk_mb || req->secure || req->network ||
+	/* Pooled sandboxes have the template's disk size; network settings are set up by a
+	 * cold create only. */
+	if (!p || !req->allow_internet || req->disk_mb || req->network ||
 	    strcmp(req->template_id, p->template_id) != 0)
+		return -ENOENT;
+	/* A secure sandbox's agent gets its token through /init, before anyone knows the id. */
+	if (req->secure && random_hex(token, 16) < 0)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
 	p->last_claim_ms = now_mono_ms_();
@@ -390,16 +399,19 @@ int pool_claim(struct pool *p, const struct api_create_req *req, struct registry
 	r = registry_pool_take(p->cfg.reg, p->template_id, true, id, &addr);
 	if (r < 0)
 		return -ENOENT;
-	/* The agent was spawned with no envVars: only a request with some needs /init. */
-	if (req->env_json && strcmp(req->env_json, "{}") != 0) {
-		r = p->cfg.init(p->cfg.init_ud, addr, req->env_json, &err);
+	/* The agent was spawned with no envVars and no token: only a request with some needs
+	 * /init. */
+	if ((req->env_json && strcmp(req->env_json, "{}") != 0) || token[0]) {
+		r = p->cfg.init(p->cfg.init_ud, addr, req->env_json ? req->env_json : "{}",
+		                token[0] ? token : NULL, &err);
 		if (r < 0) {
 			log_sbx(LOG_WARN, id, "configuring pooled sandbox: %s", err.msg);
 			registry_pool_discard(p->cfg.reg, id);
 			return -ENOENT;
 		}
 	}
-	r = registry_pool_activate(p->cfg.reg, id, req, ret);
+	r = registry_pool_activate(p->cfg.reg, id, req, token, ret);
+	explicit_bzero(token, sizeof(token));
 	if (r == -ENOMEM) {
 		/* It runs and is visible; only the answer could not be built. */
 		registry_kill(p->cfg.reg, id);

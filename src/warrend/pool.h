@@ -24,22 +24,24 @@
 #include "registry.h"
 
 /*
- * Sends {"envVars": env_json} to the agent at addr:port (POST /init) and waits
+ * Sends {"envVars": env_json} (and "accessToken": token unless token is NULL; a
+ * token is [0-9a-f]+) to the agent at addr:port (POST /init) and waits
  * for its 2xx answer, within timeout_ms in all. 0, or -errno with err filled
  * (-EPROTO for a non-2xx status or a malformed answer, -ETIMEDOUT).
  */
-int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, int timeout_ms,
-                    struct warren_error *err);
+int pool_agent_init(struct in_addr addr, uint16_t port, const char *env_json, const char *token,
+                    int timeout_ms, struct warren_error *err);
 
-/* How a claimed sandbox gets its envVars; the default is pool_agent_init on RT_AGENT_PORT. */
-typedef int (*pool_init_fn)(void *ud, struct in_addr addr, const char *env_json,
+/* How a claimed sandbox gets its envVars and envd access token (NULL: none); the default is
+ * pool_agent_init on RT_AGENT_PORT. */
+typedef int (*pool_init_fn)(void *ud, struct in_addr addr, const char *env_json, const char *token,
                             struct warren_error *err);
 
 struct pool_config {
 	struct registry *reg;    /* must outlive the pool */
 	const char *template_id; /* copied; "base" */
 	unsigned size;           /* 0: no pool (pool_new gives NULL, claims give -ENOENT) */
-	pool_init_fn init;       /* NULL: pool_agent_init(addr, RT_AGENT_PORT, env, 1000 ms) */
+	pool_init_fn init; /* NULL: pool_agent_init(addr, RT_AGENT_PORT, env, token, 1000 ms) */
 	void *init_ud;
 	unsigned backoff_min_ms; /* after a failed spawn; 0 means 100, doubling up to max */
 	unsigned backoff_max_ms; /* 0 means 10000 */

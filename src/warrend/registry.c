@@ -223,17 +223,18 @@ static void store_row(struct registry *reg, const struct sbx *e, const char *sta
 		log_sbx(LOG_WARN, e->id, "cannot record sandbox in the database");
 }
 
-/* The access data row: {"envdAccessToken", "trafficAccessToken", "network"}, when any is set. */
+/* The access data row: {"envdAccessToken", "trafficAccessToken", "network", "autoPause"},
+ * when any is set. */
 static void store_access(struct registry *reg, const struct sbx *e)
 {
 	json_t *o;
 	char *s = NULL;
 
-	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network)
+	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network && !e->auto_pause)
 		return;
-	o = json_pack("{s:s, s:s, s:o*}", "envdAccessToken", e->envd_token, "trafficAccessToken",
-	              e->traffic_token, "network",
-	              e->network ? api_network_json(e->network) : NULL);
+	o = json_pack("{s:s, s:s, s:o*, s:b}", "envdAccessToken", e->envd_token,
+	              "trafficAccessToken", e->traffic_token, "network",
+	              e->network ? api_network_json(e->network) : NULL, "autoPause", e->auto_pause);
 	if (o)
 		s = json_dumps(o, JSON_COMPACT);
 	if (!s || store_access_put(reg->cfg.store, e->id, s) < 0)
@@ -259,6 +260,7 @@ static void load_access(struct registry *reg, struct sbx *e)
 	         json_string_value(json_object_get(o, "envdAccessToken")) ?: "");
 	snprintf(e->traffic_token, sizeof(e->traffic_token), "%s",
 	         json_string_value(json_object_get(o, "trafficAccessToken")) ?: "");
+	e->auto_pause = json_is_true(json_object_get(o, "autoPause"));
 	net = json_object_get(o, "network");
 	if (json_is_object(net)) {
 		e->network = malloc(sizeof(*e->network));
@@ -833,7 +835,7 @@ int registry_pool_take(struct registry *reg, const char *template_id, bool allow
 }
 
 int registry_pool_activate(struct registry *reg, const char *id, const struct api_create_req *req,
-                           struct registry_info *ret)
+                           const char *envd_token, struct registry_info *ret)
 {
 	char *meta = strdup(req->metadata_json ? req->metadata_json : "{}");
 	char *env = strdup(req->env_json ? req->env_json : "{}");
@@ -861,9 +863,12 @@ int registry_pool_activate(struct registry *reg, const char *id, const struct ap
 	/* Its life as the client's sandbox starts now. */
 	e->started_ms = now_real_ms();
 	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
+	snprintf(e->envd_token, sizeof(e->envd_token), "%s", envd_token ? envd_token : "");
 	pthread_mutex_unlock(&reg->lock);
 	/* Recorded while still CLAIMED (only we touch it): once RUNNING it may be reaped. */
+	store_access(reg, e);
 	store_row(reg, e, "running");
+	store_access(reg, e);
 	log_sbx(LOG_INFO, id, "sandbox created (template %s, slot %u, pid %d, from the pool)",
 	        e->template_id, e->slot, (int)e->pid);
 	pthread_mutex_lock(&reg->lock);

@@ -122,9 +122,10 @@ bool registry_has_room(struct registry *reg);
  */
 int registry_pool_take(struct registry *reg, const char *template_id, bool allow_internet,
                        char ret_id[API_SBX_ID_MAX + 1], struct in_addr *ret_addr);
-/* Makes a taken sandbox the client's: req's metadata, env and timeout (from now); visible. */
+/* Makes a taken sandbox the client's: req's metadata, env and timeout (from now), and the envd
+ * token its agent got ("" for none); visible. */
 int registry_pool_activate(struct registry *reg, const char *id, const struct api_create_req *req,
-                           struct registry_info *ret);
+                           const char *envd_token, struct registry_info *ret);
 /* Destroys a taken sandbox that could not be configured. */
 void registry_pool_discard(struct registry *reg, const char *id);
 /*

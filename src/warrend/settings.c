@@ -38,7 +38,8 @@ void settings_usage(FILE *f)
 	    "(WARREN_METRICS_INTERVAL_MS,\n"
 	    "                         default 5000, 100..3600000)\n"
 	    "  --disk-size MIB        each sandbox's disk quota in MiB (WARREN_DISK_SIZE_MB,\n"
-	    "                         default 10240; a create may ask less with diskSizeMB)\n"
+	    "                         default 10240; a create may ask less with diskSizeMB;\n"
+	    "                         0: no disk of their own, no quota)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
 	    "  --help, --version\n\n"
 	    "WARREN_API_KEY=e2b_<40 hex> makes that key valid (for tests) and prints it.\n",
@@ -230,9 +231,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	cfg->metrics_interval_ms = (unsigned)n;
 	errno = 0;
 	n = strtol(disk, &end, 10);
-	if (errno || end == disk || *end || n < DISK_MB_MIN || n > DISK_MB_MAX)
-		return err_set(err, EINVAL, "invalid --disk-size '%s' (%u..%u MiB)", disk,
-		               DISK_MB_MIN, DISK_MB_MAX);
+	if (errno || end == disk || *end || (n != 0 && n < DISK_MB_MIN) || n > DISK_MB_MAX)
+		return err_set(err, EINVAL, "invalid --disk-size '%s' (%u..%u MiB, or 0 for none)",
+		               disk, DISK_MB_MIN, DISK_MB_MAX);
 	cfg->disk_mb = (unsigned)n;
 	if (!*cfg->state_dir || cfg->state_dir[0] != '/')
 		return err_set(err, EINVAL, "--state-dir must be an absolute path");

@@ -81,6 +81,7 @@ static void refuse(int fd, int status, const char *msg)
 	struct buf body = BUF_INIT;
 	const char *text = status == 400   ? "Bad Request"
 	                   : status == 426 ? "Upgrade Required"
+	                   : status == 431 ? "Request Header Fields Too Large"
 	                   : status == 502 ? "Bad Gateway"
 	                   : status == 503 ? "Service Unavailable"
 	                                   : "Error";

@@ -18,10 +18,12 @@ $CC $flags -I"$root/src/agent" -o "$out/fuzz-fspath" "$here/fuzz-fspath.c" "$roo
 	"$root/lib/common/util.c" -ljansson
 $CC $flags -I"$root/src/warrend" -o "$out/fuzz-logs" "$here/fuzz-logs.c" "$root/src/warrend/logs.c" \
 	"$root/lib/common/buf.c"
+$CC $flags -I"$root/src/warrend" -o "$out/fuzz-network" "$here/fuzz-network.c" \
+	"$root/src/warrend/api_network.c" "$root/lib/common/error.c" -ljansson
 $CC $flags -o "$out/fuzz-ws" "$here/fuzz-ws.c" "$root/lib/ws/ws.c" "$root/lib/common/buf.c" \
 	"$root/lib/common/b64.c" "$root/lib/common/error.c" "$root/lib/common/util.c" -lhttp_parser -lcrypto
 
-for t in fuzz-http fuzz-multipart fuzz-fspath fuzz-logs fuzz-ws; do
+for t in fuzz-http fuzz-multipart fuzz-fspath fuzz-logs fuzz-network fuzz-ws; do
 	corpus="$out/$t-corpus"
 	mkdir -p "$corpus"
 	cp "$here/corpus/$t"/* "$corpus/" 2>/dev/null || true

@@ -41,6 +41,9 @@ async function startCounter(sbx) {
 test('kill -9 of warrend with a running and a paused sandbox: both are there after a restart', async () => {
 	const running = await Sandbox.create({ timeoutMs: 600_000 });
 	const paused = await Sandbox.create({ timeoutMs: 600_000 });
+	// autoPause is remembered across the restart: paused, not killed, at its timeout.
+	const auto = await Sandbox.create({ timeoutMs: 20_000, lifecycle: { onTimeout: 'pause' } });
+	await auto.commands.run('echo auto > /home/user/a');
 	await paused.commands.run('echo disk > /home/user/d');
 	await startCounter(paused);
 	assert.equal(await paused.pause(), true);
@@ -53,6 +56,8 @@ test('kill -9 of warrend with a running and a paused sandbox: both are there aft
 	assert.equal(st[running.sandboxId], 'running');
 	assert.equal(st[paused.sandboxId], 'paused');
 	assert.equal((await running.commands.run('echo still')).stdout, 'still\n');
+	assert.equal(st[auto.sandboxId], 'running');
+	assert.equal((await Sandbox.getInfo(auto.sandboxId)).lifecycle?.onTimeout, 'pause');
 
 	await Sandbox.connect(paused.sandboxId, { timeoutMs: 600_000 });
 	const v1 = await counter(paused);
@@ -64,8 +69,15 @@ test('kill -9 of warrend with a running and a paused sandbox: both are there aft
 	assert.equal(await paused.pause(), true);
 	await Sandbox.connect(paused.sandboxId);
 	assert.ok((await counter(paused)) >= v1);
+	assert.ok(
+		await waitFor(async () => (await states())[auto.sandboxId] === 'paused', { timeoutMs: 90_000, intervalMs: 500 }),
+		'the autoPause sandbox is paused at its timeout after the restart',
+	);
+	await Sandbox.connect(auto.sandboxId);
+	assert.equal((await auto.commands.run('cat /home/user/a')).stdout, 'auto\n');
 	await running.kill();
 	await paused.kill();
+	await auto.kill();
 });
 
 test('a clean stop keeps paused sandboxes, also when the bridge, firewall and cgroups are gone', async () => {

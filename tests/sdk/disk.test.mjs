@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -163,4 +164,29 @@ test('files survive a kill -9 and restart of warrend (even a lost host mount) wh
 	assert.ok(await waitFor(() => gone(b.sandboxId), { timeoutMs: 15000 }), `b left: ${loopsOf(b.sandboxId)} ${mountsOf(b.sandboxId)}`);
 	assert.equal(await a2.kill(), true);
 	assert.ok(await waitFor(() => gone(a.sandboxId), { timeoutMs: 10000 }));
+});
+
+test('--disk-size: checked at start; 0 runs sandboxes without a disk of their own', async () => {
+	const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-test-disk-'));
+	try {
+		for (const bad of ['15', '-1', 'ten', '1048577']) {
+			const start = startWarrend({ stateDir, setEnv: false, env: { WARREN_DISK_SIZE_MB: bad }, readyTimeoutMs: 30000 });
+			await assert.rejects(start, /exited early[^]*invalid --disk-size/, bad);
+		}
+	} finally {
+		fs.rmSync(stateDir, { recursive: true, force: true });
+	}
+	const w0 = await startWarrend({ setEnv: false, env: { WARREN_DISK_SIZE_MB: '0', WARREN_POOL_SIZE: '0' } });
+	try {
+		const s = await createSandbox(w0);
+		const dir = path.join(fs.realpathSync(w0.stateDir), 'sandboxes', s.sandboxID);
+		assert.ok(fs.existsSync(path.join(dir, 'upper')));
+		assert.ok(!fs.existsSync(path.join(dir, 'disk.img')));
+		assert.equal((await request(w0, { path: `/sandboxes/${s.sandboxID}` })).json.diskSizeMB, 0);
+		const r = await request(w0, { method: 'POST', path: '/v2/sandboxes', body: { templateID: 'base', diskSizeMB: 64 } });
+		assert.equal(r.status, 400);
+		assert.match(r.json.message, /diskSizeMB/);
+	} finally {
+		await w0.stop();
+	}
 });

@@ -205,6 +205,21 @@ test('bad rules are answered 400 with a clear message; unknown sandbox 404', asy
 	assert.deepEqual(await reach(s), { A: true, B: true });
 });
 
+test('rules survive kill -9 and a restart of warrend (the firewall and the store keep them)', async () => {
+	const s = await create({ network: { denyOut: [B] } });
+	const closed = await create({ allowInternetAccess: false, network: { allowOut: [A] } });
+	assert.deepEqual(await reach(s), { A: true, B: false });
+	await w.kill9();
+	await w.restart();
+	const again = await Sandbox.connect(s.sandboxId);
+	assert.deepEqual(await reach(again), { A: true, B: false });
+	assert.deepEqual((await again.getInfo()).network?.denyOut, [`${B}/32`]);
+	assert.deepEqual(await reach(await Sandbox.connect(closed.sandboxId)), { A: true, B: false });
+	// And they can still be changed.
+	await again.updateNetwork({});
+	assert.deepEqual(await reach(again), { A: true, B: true });
+});
+
 test('a killed sandbox leaves no egress chain or map element behind', async () => {
 	const s = await create({ network: { denyOut: [B] } });
 	assert.deepEqual(await reach(s), { A: true, B: false });

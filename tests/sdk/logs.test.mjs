@@ -99,6 +99,24 @@ test('cursor, limit, direction, level and search', async () => {
 	assert.equal(gone.status, 404);
 });
 
+test('the agent rotates its log at 1 MiB and both files are served', async () => {
+	const s = await create();
+	const log = '/var/log/warren-agent.log';
+	// 1 MiB of agent-format lines appended to the file the agent writes (root inside may).
+	const gen =
+		"l = ''.join('2026-01-01T00:00:00.000Z filler info line %d\\n' % i for i in range(40000))\n" +
+		`open('${log}', 'a').write(l[:1048576 + 100])\n`;
+	await s.commands.run(`echo ${Buffer.from(gen).toString('base64')} | base64 -d | python3`, { user: 'root' });
+	// The next process start finds it over 1 MiB: renamed to .1, a fresh file for what follows.
+	await s.commands.run('echo after-rotation');
+	const sizes = await s.commands.run(`stat -c %s ${log} ${log}.1`, { user: 'root' });
+	const [cur, old] = sizes.stdout.trim().split('\n').map(Number);
+	assert.ok(old >= 1048576 && cur < 4096, `sizes: ${sizes.stdout}`);
+	const l = await logsV2(s.sandboxId, '?direction=backward&limit=1000');
+	assert.ok(l.some((e) => e.message.includes('echo after-rotation')), 'the line after the rotation');
+	assert.ok(l.some((e) => e.fields.logger === 'filler'), 'lines of the rotated file');
+});
+
 test('a hostile sandbox cannot make warrend read host files, block, or break the answer', async () => {
 	const s = await create();
 	const root = { user: 'root' };

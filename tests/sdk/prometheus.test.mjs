@@ -176,3 +176,31 @@ test('creates, failures, kills and latencies move the counts', async () => {
 	// Counters never go down.
 	assert.equal(value(f2, 'warren_sandbox_creates_total', { source: 'cold' }), cold0 + 3);
 });
+
+test('a paused sandbox counts as paused, not running; metrics and logs stay readable and go on after resume', async () => {
+	const s = await Sandbox.create({ timeoutMs: 120_000 });
+	made.push(s);
+	const f0 = await scrape();
+	const running0 = value(f0, 'warren_sandboxes', { state: 'running' });
+	const paused0 = value(f0, 'warren_sandboxes', { state: 'paused' });
+	assert.equal(await s.pause(), true);
+	const f1 = await scrape();
+	assert.equal(value(f1, 'warren_sandboxes', { state: 'running' }), running0 - 1);
+	assert.equal(value(f1, 'warren_sandboxes', { state: 'paused' }), paused0 + 1);
+	const m = await request(w, { path: `/sandboxes/${s.sandboxId}/metrics` });
+	assert.equal(m.status, 200);
+	assert.ok(Array.isArray(m.json));
+	const logs = await request(w, { path: `/v2/sandboxes/${s.sandboxId}/logs` });
+	assert.equal(logs.status, 200);
+
+	// Resumed (CRIU restores the agent's open log file): it logs on into the same file.
+	const r = await Sandbox.connect(s.sandboxId);
+	await r.commands.run('echo after-resume');
+	const after = await request(w, { path: `/v2/sandboxes/${s.sandboxId}/logs?search=after-resume` });
+	assert.equal(after.status, 200);
+	assert.equal(after.json.logs.filter((e) => / started /.test(e.message)).length, 1, JSON.stringify(after.json));
+	const all = await request(w, { path: `/v2/sandboxes/${s.sandboxId}/logs` });
+	assert.ok(all.json.logs.length > logs.json.logs.length, 'lines before and after the pause in one log');
+	const f2 = await scrape();
+	assert.equal(value(f2, 'warren_sandboxes', { state: 'paused' }), paused0);
+});

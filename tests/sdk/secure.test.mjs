@@ -4,6 +4,7 @@
 // (E2B-Traffic-Access-Token). The SDK passes both by itself. Without them: 401, in the agent's
 // envd shape and in the API's {code, message} shape.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
@@ -77,6 +78,21 @@ test('secure: true (v1, as the CLI sends it) returns an envd token the agent the
 	assert.equal(info.json.envdAccessToken, sbx.envdAccessToken);
 	const conn = await request(w, { method: 'POST', path: `/sandboxes/${sbx.sandboxID}/connect`, body: { timeout: 300 } });
 	assert.equal(conn.json.envdAccessToken, sbx.envdAccessToken);
+});
+
+test('a secure create can take a ready sandbox from the pool: its agent gets the token by /init', async () => {
+	let sbx = null;
+	for (let i = 0; i < 20 && !sbx; i++) {
+		const raw = await createRaw('/sandboxes', { secure: true });
+		const line = fs.readFileSync(w.logPath, 'utf8').split('\n').find((l) => l.includes(`[${raw.sandboxID}] sandbox created`));
+		if (line && line.includes('from the pool')) sbx = raw;
+		else await new Promise((r) => setTimeout(r, 500)); // the pool refills in the background
+	}
+	assert.ok(sbx, 'no secure create was served from the pool');
+	assert.equal((await agent(sbx, 'POST', '/process.Process/List', { body: {} })).status, 401);
+	assert.equal((await agent(sbx, 'POST', '/process.Process/List', { token: sbx.envdAccessToken, body: {} })).status, 200);
+	const s = await Sandbox.connect(sbx.sandboxID);
+	assert.equal((await s.commands.run('echo pooled and secured')).stdout, 'pooled and secured\n');
 });
 
 test('the SDK works with a secure sandbox (connect hands it the token), and so does v2 create', async () => {

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -605,8 +606,26 @@ static void test_bridge_keeps_carrier(void **state)
 	assert_string_equal(carrier, "1\n");
 }
 
+/*
+ * The bridge, subnets and namespaces have fixed names, so two runs of this
+ * program on one host (two worktrees at once) would tear down each other's:
+ * runs take a host-wide lock and go one at a time.
+ */
+static int lock_host(void)
+{
+	int fd = open("/run/lock/warren-test-net.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return -1;
+	return fd; /* held until exit */
+}
+
 int main(void)
 {
+	if (lock_host() < 0) {
+		perror("test-net: /run/lock/warren-test-net.lock");
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slot_addresses),
 	    cmocka_unit_test(test_port_is_isolated),

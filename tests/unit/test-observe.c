@@ -132,6 +132,11 @@ static void test_render(void **state)
 	prom_create_done(NULL, PROM_CREATE_POOL, 1); /* no metrics: a no-op */
 }
 
+/* A logger name of 65 characters, one over the limit. */
+#define LONG_LOGGER_LINE                                                                           \
+	"2026-11-22T01:58:20.123Z "                                                                \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa info msg"
+
 static void test_parse_line(void **state)
 {
 	struct logs_entry e;
@@ -169,8 +174,7 @@ static void test_parse_line(void **state)
 	    "1969-11-22T01:58:20.123Z a info msg",
 	    "2026-11-22T01:58:20.123Z a/b info msg",
 	    "2026-11-22T01:58:20.123Z  info msg",
-	    "2026-11-22T01:58:20.123Z "
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa info msg",
+	    LONG_LOGGER_LINE,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(logs_parse_line(bad[i], strlen(bad[i]), &e), -EINVAL);

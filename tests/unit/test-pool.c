@@ -187,7 +187,8 @@ struct fx {
 	pthread_mutex_t init_lock;
 };
 
-static int fake_init(void *ud, struct in_addr addr, const char *env_json, struct warren_error *err)
+static int fake_init(void *ud, struct in_addr addr, const char *env_json, const char *token,
+                     struct warren_error *err)
 {
 	struct fx *f = ud;
 	bool fail;
@@ -644,13 +645,17 @@ static void test_agent_init(void **state)
 	port = http_server_port(srv);
 	assert_int_equal(pthread_create(&t, NULL, serve, srv), 0);
 
-	assert_int_equal(pool_agent_init(lo, port, "{\"A\":\"b c\"}", 1000, &err), 0);
+	assert_int_equal(pool_agent_init(lo, port, "{\"A\":\"b c\"}", NULL, 1000, &err), 0);
 	assert_string_equal(a.path, "POST /init");
 	assert_string_equal(a.ctype, "application/json");
 	assert_string_equal(a.body, "{\"envVars\":{\"A\":\"b c\"}}");
+	/* A secure sandbox's token rides along; anything but hex is refused before sending. */
+	assert_int_equal(pool_agent_init(lo, port, "{}", "0a1b9f", 1000, &err), 0);
+	assert_string_equal(a.body, "{\"envVars\":{},\"accessToken\":\"0a1b9f\"}");
+	assert_int_equal(pool_agent_init(lo, port, "{}", "0a\"}", 1000, &err), -EINVAL);
 
 	a.status = 401;
-	assert_int_equal(pool_agent_init(lo, port, "{}", 1000, &err), -EPROTO);
+	assert_int_equal(pool_agent_init(lo, port, "{}", NULL, 1000, &err), -EPROTO);
 	assert_non_null(strstr(err.msg, "401"));
 
 	http_server_stop(srv);
@@ -658,7 +663,7 @@ static void test_agent_init(void **state)
 	http_server_free(srv);
 	/* Nobody listens there any more. */
 	memset(&err, 0, sizeof(err));
-	assert_true(pool_agent_init(lo, port, "{}", 1000, &err) < 0);
+	assert_true(pool_agent_init(lo, port, "{}", NULL, 1000, &err) < 0);
 	assert_true(err.msg[0] != '\0');
 }
 
