@@ -36,7 +36,7 @@
 #define CKPT_EXTERNALS "externals" /* "key host-path" lines for the restore */
 #define CRIU_TIMEOUT_MS 120000
 #define MAX_EXTERNALS 64
-#define MAX_ARGS (40 + 2 * MAX_EXTERNALS)
+#define MAX_ARGS (80 + 2 * MAX_EXTERNALS)
 
 /* ---- test hooks (checkpoint.h) ---- */
 
@@ -546,6 +546,17 @@ int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint6
 	/* Cgroups are warren's: recreated with the same limits at restore. */
 	args[n++] = "--manage-cgroups=ignore";
 	args[n++] = "--file-locks";
+	/*
+	 * inotify watches (the agent's WatchDir, a dev server's file watcher) cannot be
+	 * recorded by file handle on overlayfs: criu looks their directories up by inode in
+	 * these trees of the sandbox instead, and records them by path.
+	 */
+	static const char *const irmap[] = {"/home", "/root", "/etc", "/opt",  "/srv",
+	                                    "/var",  "/run",  "/mnt", "/media"};
+	for (size_t i = 0; i < ARRAY_SIZE(irmap); i++) {
+		args[n++] = "--irmap-scan-path";
+		args[n++] = (char *)irmap[i];
+	}
 	for (size_t i = 0; i < n_ext; i++) {
 		snprintf(ext_args[i], sizeof(ext_args[i]), "mnt[%s]:m%zu", ext[i].point, i);
 		args[n++] = "--external";

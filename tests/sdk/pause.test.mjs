@@ -87,6 +87,9 @@ test('pause and connect: the python counter continues, same pids, files kept, st
 	assert.equal(await sbx.pause(), true);
 	assert.equal(await sbx.pause(), false, 'a second pause answers 409 -> false');
 	assert.deepEqual(cgroupPids(w, sbx.sandboxId), [], 'no process left while paused');
+	// The loop device goes when the last user of its file system is gone, i.e. with the
+	// (asynchronous) end of the sandbox's mount namespace.
+	await waitFor(() => hostHolds(sbx.sandboxId).length === 0, { timeoutMs: 30_000 });
 	assert.deepEqual(hostHolds(sbx.sandboxId), [], 'no mount or loop device held while paused');
 	assert.ok(fs.existsSync(path.join(w.stateDir, 'sandboxes', sbx.sandboxId, 'checkpoint')));
 
@@ -151,6 +154,46 @@ test('a shell variable in a PTY and in a background bash survive; the PTY is att
 	await sbx.pty.kill(t.pid);
 });
 
+test('inotify watches (files.watchDir) do not prevent a pause; watching works after the resume', async () => {
+	const sbx = await Sandbox.create({ timeoutMs: 300_000 });
+	made.push(sbx);
+	await sbx.files.makeDir('/home/user/w');
+	const seen = [];
+	await sbx.files.watchDir('/home/user/w', (e) => seen.push(e.name));
+	await sbx.files.write('/home/user/w/a', 'x');
+	assert.ok(await waitFor(() => seen.includes('a'), { timeoutMs: 30_000 }), 'the watch works');
+	assert.equal(await sbx.pause(), true);
+	await Sandbox.connect(sbx.sandboxId);
+	const after = [];
+	await sbx.files.watchDir('/home/user/w', (e) => after.push(e.name));
+	await sbx.files.write('/home/user/w/b', 'y');
+	assert.ok(await waitFor(() => after.includes('b'), { timeoutMs: 30_000 }), 'a new watch works');
+	assert.equal(await sbx.files.read('/home/user/w/a'), 'x');
+});
+
+// GET through warrend's port routing (the routing headers the SDK's getHost traffic carries).
+async function viaPort(id, port, p) {
+	const r = await fetch(`${w.apiUrl}${p}`, { headers: { 'E2b-Sandbox-Id': id, 'E2b-Sandbox-Port': String(port) } });
+	return { status: r.status, body: await r.text() };
+}
+
+test('a server listening inside before the pause answers on its port after the resume; 502 while paused', async () => {
+	const sbx = await Sandbox.create({ timeoutMs: 300_000 });
+	made.push(sbx);
+	await sbx.commands.run('mkdir -p /home/user/www && echo served > /home/user/www/f.txt');
+	await sbx.commands.run('cd /home/user/www && python3 -m http.server 8000 >/dev/null 2>&1', { background: true });
+	const ok = await waitFor(async () => (await viaPort(sbx.sandboxId, 8000, '/f.txt')).status === 200, { timeoutMs: 30_000 });
+	assert.ok(ok, 'the server answers before the pause');
+	assert.equal(await sbx.pause(), true);
+	const paused = await viaPort(sbx.sandboxId, 8000, '/f.txt');
+	assert.equal(paused.status, 502);
+	assert.equal(JSON.parse(paused.body).code, 502);
+	await Sandbox.connect(sbx.sandboxId);
+	const r = await viaPort(sbx.sandboxId, 8000, '/f.txt');
+	assert.equal(r.status, 200);
+	assert.equal(r.body, 'served\n');
+});
+
 test('kill while paused removes the sandbox, its images and its disk', async () => {
 	const sbx = await Sandbox.create({ timeoutMs: 300_000 });
 	await sbx.commands.run('echo x > /home/user/x');
@@ -159,7 +202,8 @@ test('kill while paused removes the sandbox, its images and its disk', async () 
 	assert.ok(fs.existsSync(dir));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), true);
 	assert.equal(fs.existsSync(dir), false, 'directory removed');
-	assert.deepEqual(hostHolds(sbx.sandboxId), []);
+	await waitFor(() => hostHolds(sbx.sandboxId).length === 0, { timeoutMs: 30_000 });
+	assert.deepEqual(hostHolds(sbx.sandboxId), [], 'no mount or loop device left');
 	assert.ok(!(await listIds()).includes(sbx.sandboxId));
 	assert.equal(await Sandbox.kill(sbx.sandboxId), false);
 	await assert.rejects(Sandbox.connect(sbx.sandboxId), /not found/i);
