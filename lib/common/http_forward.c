@@ -11,11 +11,16 @@
  * the back-pressure.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/http_internal.h"
 
@@ -25,7 +30,12 @@ struct fwd_resp {
 	bool done;    /* the final (non-1xx) response, or a 101, is complete */
 	bool upgrade; /* 101 Switching Protocols */
 	bool got_any; /* any response byte arrived */
+	bool in_body; /* the final answer's head is parsed and it has a body */
 };
+
+/* Bodies with at least this many bytes left go with splice(2), backend to client. */
+#define FWD_SPLICE_MIN (256 * 1024)
+#define FWD_PIPE_SIZE (1024 * 1024)
 
 static int resp_on_headers_complete(http_parser *p)
 {
@@ -34,6 +44,8 @@ static int resp_on_headers_complete(http_parser *p)
 	/* A response to HEAD has no body whatever its headers say. */
 	if (r->is_head && p->status_code >= 200)
 		return 1;
+	if (p->status_code >= 200)
+		r->in_body = true;
 	return 0;
 }
 
@@ -223,6 +235,107 @@ static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char 
 	}
 }
 
+/*
+ * Moves the rest of a Content-Length body, *left bytes, from the backend to
+ * the client with splice(2) through a pipe: no copy through user space, which
+ * halves the relay's cost for large downloads. Called only when every byte
+ * received so far has been sent, so the bytes stay in order. Returns 0 when
+ * the whole body went out, 1 when splice cannot be used here (nothing moved:
+ * the caller copies as usual), -EPIPE when the backend ended or failed early,
+ * -ECONNRESET when the client is gone.
+ */
+static int splice_body(struct http_conn *c, int backend_fd, uint64_t *left)
+{
+	size_t in_pipe = 0, cap;
+	sigset_t pipe_set, old_mask, pending;
+	bool any = false, had_pipe;
+	struct pollfd pfd[2];
+	int p[2], r = 0, sz;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return 1;
+	/*
+	 * splice() has no MSG_NOSIGNAL: a client gone raises SIGPIPE at this thread. Keep it
+	 * blocked meanwhile and take it back afterwards (unless one was pending already), so the
+	 * module's promise that SIGPIPE is never raised holds.
+	 */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	had_pipe = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+	sz = fcntl(p[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
+	if (sz < 0)
+		sz = fcntl(p[1], F_GETPIPE_SZ);
+	cap = sz > 0 ? (size_t)sz : 65536;
+	while (*left > 0 || in_pipe > 0) {
+		bool moved = false;
+
+		if (*left > 0 && in_pipe < cap) {
+			size_t want = cap - in_pipe;
+
+			if (want > *left)
+				want = (size_t)*left;
+			n = splice(backend_fd, NULL, p[1], NULL, want,
+			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno == EINVAL && !any) {
+				r = 1; /* not spliceable here: the caller copies */
+				break;
+			}
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				r = -EPIPE;
+				break;
+			}
+			if (n > 0) {
+				*left -= (uint64_t)n;
+				in_pipe += (size_t)n;
+				moved = any = true;
+			}
+		}
+		if (in_pipe > 0) {
+			/* The client socket is blocking with SO_SNDTIMEO, as for every reply. */
+			n = splice(p[0], NULL, c->fd, NULL, in_pipe,
+			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				r = -ECONNRESET;
+				break;
+			}
+			if (n > 0) {
+				in_pipe -= (size_t)n;
+				moved = any = true;
+			}
+		}
+		if (moved)
+			continue;
+		pfd[0] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+		pfd[1] = (struct pollfd){.fd = backend_fd};
+		if (in_pipe > 0)
+			pfd[0].events |= POLLOUT;
+		if (*left > 0 && in_pipe < cap)
+			pfd[1].events |= POLLIN;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			r = -ECONNRESET;
+			break;
+		}
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLRDHUP)) {
+			r = -ECONNRESET;
+			break;
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	if (!had_pipe) {
+		struct timespec zero = {0, 0};
+
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE) == 1)
+			sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	return r;
+}
+
 int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
                  const char *const *drop_headers)
 {
@@ -308,6 +421,28 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 
 		if (fr.done && r_sent == r_parsed)
 			break;
+		/*
+		 * A large Content-Length body with everything so far relayed and the request
+		 * delivered: the rest goes by splice. The parser is left mid-body; the message
+		 * is complete once the counted bytes are out.
+		 */
+		if (fr.in_body && !fr.done && !fr.upgrade && r_sent == r_len && r_parsed == r_len &&
+		    !(fr.p.flags & F_CHUNKED) && fr.p.content_length != UINT64_MAX &&
+		    fr.p.content_length >= FWD_SPLICE_MIN && !c2b && c->msg_done && !backend_eof) {
+			uint64_t left = fr.p.content_length;
+
+			r = splice_body(c, backend_fd, &left);
+			if (r == 0) {
+				fr.done = true;
+				sent_any = true;
+				r_sent = r_parsed = r_len = 0;
+				break;
+			}
+			if (r == -ECONNRESET)
+				goto client_gone;
+			if (r == -EPIPE)
+				goto truncated;
+		}
 		if (backend_eof && !fr.done) {
 			/* The backend closed before a complete answer. */
 			if (!sent_any) {

@@ -309,6 +309,14 @@ static void pump_stream(struct rpc_process *svc, struct http_conn *c, struct htt
 		if (deadline_us && deadline_us < wake)
 			wake = deadline_us;
 		r = proc_sub_next(sub, wake, &json, &len);
+		/* Past the deadline the stream ends as deadline_exceeded whatever is queued: the
+		 * process may have been killed for it (proc.c) and its end event be the next one,
+		 * which must not read as a normal end. */
+		if (r >= 0 && deadline_us && now_mono_us() >= deadline_us) {
+			if (r == 1)
+				free(json);
+			r = -ETIMEDOUT;
+		}
 		if (r == 1) {
 			r = connect_stream_send(c, json, len);
 			free(json);

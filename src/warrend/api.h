@@ -39,6 +39,7 @@ struct api {
 	unsigned tpl_memory_mb;
 	unsigned tpl_disk_mb;
 	int64_t started_ms; /* when warrend started: the template's createdAt */
+	bool secure_all;    /* --secure: every create is secure: true */
 	const char *domain; /* --domain: the Sandbox answers' "domain" (NULL: null) */
 };
 

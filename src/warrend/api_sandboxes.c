@@ -102,6 +102,8 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 	}
 	if (req.disk_mb == x->api->tpl_disk_mb)
 		req.disk_mb = 0;
+	if (x->api->secure_all)
+		req.secure = true;
 	/* A ready pooled sandbox when one fits, else a cold one. */
 	r = pool_claim(x->api->pool, &req, &info);
 	if (r == -ENOENT) {

@@ -312,6 +312,7 @@ int main(int argc, char **argv)
 	    .tpl_cpu_count = BASE_CPU_COUNT,
 	    .tpl_memory_mb = BASE_MEMORY_MB,
 	    .tpl_disk_mb = cfg.disk_mb,
+	    .secure_all = cfg.secure_all,
 	    .started_ms = now_real_ms(),
 	    .domain = cfg.domain,
 	};

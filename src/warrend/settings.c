@@ -40,6 +40,8 @@ void settings_usage(FILE *f)
 	    "  --disk-size MIB        each sandbox's disk quota in MiB (WARREN_DISK_SIZE_MB,\n"
 	    "                         default 10240; a create may ask less with diskSizeMB;\n"
 	    "                         0: no disk of their own, no quota)\n"
+	    "  --secure               every sandbox is secure, as if created with secure: true\n"
+	    "                         (WARREN_SECURE=1; the SDK's v2 create cannot ask for it)\n"
 	    "  --new-key              print a new API key, store its hash, and exit\n"
 	    "  --help, --version\n\n"
 	    "WARREN_API_KEY=e2b_<40 hex> makes that key valid (for tests) and prints it.\n",
@@ -112,6 +114,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		O_METRICS_INTERVAL,
 		O_DISK,
 		O_NEWKEY,
+		O_SECURE,
 		O_HELP,
 		O_VERSION
 	};
@@ -129,6 +132,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	    {"metrics-interval-ms", required_argument, NULL, O_METRICS_INTERVAL},
 	    {"disk-size", required_argument, NULL, O_DISK},
 	    {"new-key", no_argument, NULL, O_NEWKEY},
+	    {"secure", no_argument, NULL, O_SECURE},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {0},
@@ -139,6 +143,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	const char *interval = env_or("WARREN_METRICS_INTERVAL_MS", "5000");
 	const char *disk = env_or("WARREN_DISK_SIZE_MB", "10240");
 	const char *agent = getenv("WARREN_AGENT");
+	const char *secure;
 	char *end;
 	long n;
 	int c;
@@ -151,6 +156,7 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	cfg->domain = env_or("WARREN_DOMAIN", NULL);
 	cfg->api_key = env_or("WARREN_API_KEY", NULL);
 	cfg->criu_dir = env_or("WARREN_CRIU", "/var/lib/warren/criu");
+	secure = env_or("WARREN_SECURE", "0");
 
 	optind = 1;
 	opterr = 0;
@@ -195,6 +201,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 		case O_NEWKEY:
 			cfg->new_key = true;
 			break;
+		case O_SECURE:
+			secure = "1";
+			break;
 		case 'h':
 		case O_HELP:
 			cfg->help = true;
@@ -210,6 +219,9 @@ int settings_parse(int argc, char **argv, struct warrend_settings *cfg, struct w
 	}
 	if (optind < argc)
 		return err_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (strcmp(secure, "0") != 0 && strcmp(secure, "1") != 0)
+		return err_set(err, EINVAL, "invalid WARREN_SECURE '%s' (0 or 1)", secure);
+	cfg->secure_all = strcmp(secure, "1") == 0;
 	if (settings_parse_listen(listen, cfg->listen_host, sizeof(cfg->listen_host),
 	                          &cfg->listen_port) < 0)
 		return err_set(err, EINVAL, "invalid listen address '%s' (want ADDR:PORT)", listen);

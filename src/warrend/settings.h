@@ -29,6 +29,7 @@ struct warrend_settings {
 	unsigned pool_size;           /* ready sandboxes kept per template; 0: none */
 	unsigned metrics_interval_ms; /* sandbox metrics sampling period */
 	unsigned disk_mb;             /* each sandbox's disk (quota), MiB; 0: none, no quota */
+	bool secure_all;              /* --secure: every create is secure: true */
 	bool new_key, help, version;
 };
 

@@ -241,3 +241,34 @@ test('signed upload and download URLs reach the right sandbox with no header; ex
 	const er = await fetch(short);
 	assert.match((await er.json()).message, /expired/);
 });
+
+test('--secure (WARREN_SECURE=1): every create is secure, the SDK v2 create and pooled ones too', async () => {
+	const w2 = await startWarrend({ env: { WARREN_SECURE: '1', WARREN_POOL_SIZE: '1' }, setEnv: false });
+	const opts = { apiKey: w2.apiKey, apiUrl: w2.apiUrl, sandboxUrl: w2.sandboxUrl };
+	try {
+		// The SDK's create (POST /v2/sandboxes, no `secure` field) gets a token and uses it.
+		const s = await Sandbox.create(opts);
+		const r = await s.commands.run('echo secured');
+		assert.equal(r.stdout, 'secured\n');
+		const info = await request(w2, { method: 'GET', path: `/sandboxes/${s.sandboxId}` });
+		assert.equal(info.status, 200);
+		assert.match(info.json.envdAccessToken, /^[0-9a-f]{32}$/);
+		// Without the token the agent answers 401.
+		const raw = (id, token) => {
+			const headers = { 'E2b-Sandbox-Id': id, 'E2b-Sandbox-Port': '49983', 'Content-Type': 'application/json' };
+			if (token) headers['X-Access-Token'] = token;
+			return request(w2, { method: 'POST', path: '/process.Process/List', headers, body: {}, auth: false });
+		};
+		assert.equal((await raw(s.sandboxId)).status, 401);
+		assert.equal((await raw(s.sandboxId, info.json.envdAccessToken)).status, 200);
+		// A raw v2 create that does not ask is secure as well.
+		const v2 = await request(w2, { method: 'POST', path: '/v2/sandboxes', body: { templateID: 'base' } });
+		assert.equal(v2.status, 201, v2.body.toString());
+		assert.match(v2.json.envdAccessToken, /^[0-9a-f]{32}$/);
+		assert.equal((await raw(v2.json.sandboxID)).status, 401);
+		await s.kill();
+		await Sandbox.kill(v2.json.sandboxID, opts);
+	} finally {
+		await w2.stop();
+	}
+});

@@ -168,6 +168,24 @@ static void app_handler(struct http_conn *c, struct http_request *req, void *ud)
 		http_reply(c, 200, "text/plain", b.data, b.len);
 	} else if (strcmp(req->path, "/empty") == 0) {
 		http_reply(c, 200, NULL, NULL, 0);
+	} else if (strcmp(req->path, "/big") == 0 || strcmp(req->path, "/short") == 0) {
+		/* A sized body streamed in odd pieces (the forwarder splices large ones);
+		 * /short announces more than it sends, then the connection closes. */
+		char piece[70001];
+		size_t off = 0,
+		       end = strcmp(req->path, "/short") == 0 ? UPLOAD_SIZE / 2 : UPLOAD_SIZE;
+
+		http_stream_start_sized(c, 200, "application/octet-stream", NULL, UPLOAD_SIZE);
+		while (off < end) {
+			size_t n = end - off < sizeof(piece) ? end - off : sizeof(piece);
+
+			for (size_t i = 0; i < n; i++)
+				piece[i] = (char)pattern(off + i);
+			if (http_stream_write(c, piece, n) < 0)
+				break;
+			off += n;
+		}
+		http_stream_end(c);
 	} else if (strcmp(req->path, "/stream") == 0) {
 		http_stream_start(c, 200, "text/plain", NULL);
 		http_stream_write(c, "first", 5);
@@ -892,6 +910,54 @@ static void test_forward_upload(void **state)
 	client_close(&cl);
 }
 
+static bool until_eof(struct client *cl, const void *arg)
+{
+	return cl->eof;
+}
+
+/* A large sized answer through the forwarder (spliced), then keep-alive; a short one closes. */
+static void test_forward_big_sized(void **state)
+{
+	struct fwd_fixture *f = *state;
+	struct client cl;
+	size_t bad = 0;
+
+	client_open(&cl, f->front.port);
+	for (int round = 0; round < 2; round++) {
+		client_sends(&cl, "GET /big HTTP/1.1\r\n\r\n");
+		client_read_response(&cl);
+		assert_int_equal(cl.r.status, 200);
+		assert_int_equal(cl.r.body.len, UPLOAD_SIZE);
+		for (size_t i = 0; i < UPLOAD_SIZE; i++)
+			bad += (uint8_t)cl.r.body.data[i] != pattern(i);
+		assert_int_equal(bad, 0);
+	}
+	/* The connection is still usable for a small request after two spliced bodies. */
+	client_sends(&cl, "PUT /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 200);
+	assert_string_equal(cl.r.body.data, "abc");
+	/* A backend that ends early: the client sees a truncated body and the close. */
+	client_sends(&cl, "GET /short HTTP/1.1\r\n\r\n");
+	client_reset_resp(&cl);
+	client_pump(&cl, until_eof, NULL);
+	assert_false(cl.r.complete);
+	assert_int_equal(cl.r.body.len, UPLOAD_SIZE / 2);
+	client_close(&cl);
+
+	/* A client that leaves in the middle of a spliced body: the relay ends (teardown would
+	 * hang on a stuck thread) and the server goes on serving. */
+	client_open(&cl, f->front.port);
+	client_sends(&cl, "GET /big HTTP/1.1\r\n\r\n");
+	assert_true(recv(cl.fd, cl.buf, sizeof(cl.buf), MSG_WAITALL) > 0);
+	client_close(&cl);
+	client_open(&cl, f->front.port);
+	client_sends(&cl, "GET /empty HTTP/1.1\r\n\r\n");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 200);
+	client_close(&cl);
+}
+
 static void test_forward_stream(void **state)
 {
 	struct fwd_fixture *f = *state;
@@ -1165,6 +1231,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forward_stream_client_gone, fwd_setup,
 	                                    fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_big_sized, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy_signed_url, fwd_setup, fwd_teardown),
 	};
 
