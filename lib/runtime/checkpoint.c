@@ -93,7 +93,7 @@ int rt_criu_available(struct rt *rt, struct warren_error *err)
 	criu_paths(rt, loader, libs, bin, sizeof(loader));
 	if (access(loader, X_OK) < 0 || access(bin, R_OK) < 0)
 		return err_set(
-		    err, ENOENT,
+		    err, EOPNOTSUPP,
 		    "pause needs CRIU, which is not installed in %s (run scripts/criu.sh, "
 		    "or give warrend --criu DIR)",
 		    rt->criu_dir);
@@ -675,7 +675,7 @@ int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret
 	if (r < 0)
 		return r;
 	if (!rt_checkpoint_exists(rt, spec->id))
-		return err_set(err, ENOENT, "sandbox %s has no checkpoint", spec->id);
+		return err_set(err, EIO, "sandbox %s has no complete checkpoint", spec->id);
 	if (sandbox_dir(rt, spec->id, CKPT_DIR, dir, sizeof(dir)) < 0 ||
 	    sandbox_dir(rt, spec->id, "root", root, sizeof(root)) < 0 ||
 	    sandbox_dir(rt, spec->id, NULL, path, sizeof(path)) < 0 ||

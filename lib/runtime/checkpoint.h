@@ -40,7 +40,7 @@
 
 #include "runtime/sandbox.h"
 
-/* Where criu is installed; 0 when it can run, -ENOENT (err filled) when it is missing. */
+/* 0 when criu is installed where rt_config.criu_dir says, -EOPNOTSUPP (err filled) if not. */
 int rt_criu_available(struct rt *rt, struct warren_error *err);
 
 /*

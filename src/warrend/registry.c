@@ -1145,6 +1145,8 @@ int registry_pause(struct registry *reg, const char *id, struct warren_error *er
 
 	r = rt_checkpoint(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time, e->allow_internet,
 	                  err);
+	if (r == -ENOENT)
+		r = -EIO; /* a missing file, not an unknown sandbox (that would answer 404) */
 	if (r == 0) {
 		if (e->pidfd >= 0)
 			close(e->pidfd);
@@ -1198,6 +1200,8 @@ int registry_resume(struct registry *reg, const char *id, int timeout_s, struct 
 	    .allow_internet = e->allow_internet,
 	};
 	r = rt_restore(reg->cfg.rt, &spec, &sb, err);
+	if (r == -ENOENT)
+		r = -EIO; /* a missing file, not an unknown sandbox (that would answer 404) */
 	/* Its egress rules went with the network at the pause: back before anything runs. */
 	if (r == 0 && has_egress(e->network) && reg->cfg.egress) {
 		r = reg->cfg.egress(reg->cfg.egress_ud, e->slot, e->allow_internet, e->network,

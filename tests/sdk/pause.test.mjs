@@ -280,3 +280,17 @@ test('a failed checkpoint leaves the sandbox running; a failed restore leaves it
 		await w2.stop();
 	}
 });
+
+test('without CRIU a pause says so and the sandbox keeps running', async () => {
+	const w3 = await startWarrend({ setEnv: false, env: { WARREN_CRIU: '/nonexistent/criu' } });
+	try {
+		const opts = { apiKey: w3.apiKey, apiUrl: w3.apiUrl, sandboxUrl: w3.sandboxUrl };
+		const sbx = await Sandbox.create({ ...opts, timeoutMs: 120_000 });
+		await assert.rejects(sbx.pause(), (e) => /pause needs CRIU/.test(e.message) && /criu\.sh/.test(e.message));
+		assert.equal((await Sandbox.getInfo(sbx.sandboxId, opts)).state, 'running');
+		assert.equal((await sbx.commands.run('echo alive')).stdout, 'alive\n');
+		await sbx.kill();
+	} finally {
+		await w3.stop();
+	}
+});
