@@ -626,6 +626,15 @@ out:
 	return r;
 }
 
+int rt_checkpoint_discard(struct rt *rt, const char *id)
+{
+	char dir[4096];
+
+	if (!id_valid(id) || sandbox_dir(rt, id, CKPT_DIR, dir, sizeof(dir)) < 0)
+		return -EINVAL;
+	return remove_tree(dir);
+}
+
 /* ---- restore ---- */
 
 static int read_pidfile(const char *path, pid_t *ret)
@@ -793,8 +802,8 @@ int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret
 			goto fail;
 	}
 	t_net = now_mono_us();
-	/* Running again: the images are spent. */
-	(void)remove_tree(dir);
+	/* The images stay until the caller recorded the sandbox as running again
+	 * (rt_checkpoint_discard): a crash in between must not lose the sandbox. */
 	log_sbx(LOG_DEBUG, spec->id, "restored pid %d in %.2f ms (criu %.2f ms, network %.2f ms)",
 	        (int)pid, (t_net - t0) / 1000.0, (t_criu - t0) / 1000.0, (t_net - t_criu) / 1000.0);
 	ret->pid = pid;

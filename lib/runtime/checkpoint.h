@@ -56,12 +56,15 @@ int rt_checkpoint(struct rt *rt, const char *id, unsigned slot, pid_t pid, uint6
 bool rt_checkpoint_exists(struct rt *rt, const char *id);
 
 /*
- * Restores a paused sandbox: spec gives id, slot, limits and allow_internet
- * (template_id and agent_env are not used). On success ret is filled as by
- * rt_create and the images are removed; on failure -errno with err filled and
- * the sandbox is still paused (images and disk untouched).
+ * Restores a paused sandbox: spec gives id, slot, limits, disk and allow_internet
+ * (agent_env is not used). On success ret is filled as by rt_create; the images
+ * stay until rt_checkpoint_discard (call it once the sandbox is recorded as
+ * running). On failure -errno with err filled and the sandbox is still paused
+ * (images and disk untouched).
  */
 int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
                struct warren_error *err);
+/* Removes the images of a restored sandbox. Idempotent. */
+int rt_checkpoint_discard(struct rt *rt, const char *id);
 
 #endif

@@ -491,6 +491,10 @@ int registry_recover(struct registry *reg)
 		if (pidfd < 0 && strcmp(row->state, "pooled") != 0 && api_sbx_id_valid(row->id) &&
 		    rt_checkpoint_exists(reg->cfg.rt, row->id))
 			paused = true;
+		/* Alive: images left by a resume that warrend did not finish recording are stale.
+		 */
+		if (pidfd >= 0)
+			(void)rt_checkpoint_discard(reg->cfg.rt, row->id);
 		if (pidfd >= 0 || paused)
 			e = calloc(1, sizeof(*e));
 		if (e) {
@@ -1230,6 +1234,7 @@ int registry_resume(struct registry *reg, const char *id, int timeout_s, struct 
 	e->addr = sb.addr;
 	e->end_ms = now_real_ms() + (int64_t)timeout_s * 1000;
 	store_row(reg, e, "running");
+	(void)rt_checkpoint_discard(reg->cfg.rt, e->id);
 	log_sbx(LOG_INFO, e->id, "sandbox resumed (pid %d)", (int)e->pid);
 	pthread_mutex_lock(&reg->lock);
 	e->state = SBX_RUNNING;
