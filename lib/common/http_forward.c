@@ -336,12 +336,113 @@ static int splice_body(struct http_conn *c, int backend_fd, uint64_t *left)
 	return r;
 }
 
+/*
+ * The request direction: moves the rest of a Content-Length request body, *left
+ * bytes, from the client to the backend by splice, when everything received so
+ * far went out. Stops early, with the pipe emptied, when the backend answers or
+ * hangs up meanwhile (the caller relays that as usual, *left tells how much body
+ * is still to come). Returns 0 when *left reached 0 and the pipe is empty, 1 when
+ * it stopped early or could not splice (nothing lost), -EPIPE when the backend
+ * took no more body (bytes may have been dropped: stop sending it the body),
+ * -ECONNRESET when the client went away.
+ */
+static int splice_request(struct http_conn *c, int backend_fd, uint64_t *left)
+{
+	size_t in_pipe = 0, cap;
+	sigset_t pipe_set, old_mask, pending;
+	bool any = false, had_pipe, stop = false;
+	struct pollfd pfd[2];
+	int p[2], r = 0, sz;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return 1;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	had_pipe = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+	sz = fcntl(p[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
+	if (sz < 0)
+		sz = fcntl(p[1], F_GETPIPE_SZ);
+	cap = sz > 0 ? (size_t)sz : 65536;
+	while ((*left > 0 && !stop) || in_pipe > 0) {
+		pfd[0] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+		pfd[1] = (struct pollfd){.fd = backend_fd, .events = POLLIN};
+		if (*left > 0 && !stop && in_pipe < cap)
+			pfd[0].events |= POLLIN;
+		if (in_pipe > 0)
+			pfd[1].events |= POLLOUT;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = in_pipe > 0 ? -EPIPE : 1;
+			break;
+		}
+		/* An answer (or a hang-up) from the backend: finish what is in the pipe, then stop.
+		 */
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			stop = true;
+		if ((pfd[1].revents & (POLLHUP | POLLERR)) && in_pipe > 0) {
+			r = -EPIPE;
+			break;
+		}
+		if (in_pipe > 0 && (pfd[1].revents & POLLOUT)) {
+			n = splice(p[0], NULL, backend_fd, NULL, in_pipe,
+			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				r = -EPIPE;
+				break;
+			}
+			if (n > 0)
+				in_pipe -= (size_t)n;
+		}
+		if ((pfd[0].events & POLLIN) && (pfd[0].revents & (POLLIN | POLLRDHUP))) {
+			size_t want = cap - in_pipe;
+
+			if (want > *left)
+				want = (size_t)*left;
+			n = splice(c->fd, NULL, p[1], NULL, want,
+			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno == EINVAL && !any) {
+				r = 1;
+				break;
+			}
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				r = -ECONNRESET;
+				break;
+			}
+			if (n > 0) {
+				*left -= (uint64_t)n;
+				in_pipe += (size_t)n;
+				any = true;
+			}
+		} else if (pfd[0].revents & (POLLERR | POLLHUP)) {
+			r = -ECONNRESET;
+			break;
+		}
+	}
+	if (r == 0 && *left > 0)
+		r = 1;
+	close(p[0]);
+	close(p[1]);
+	if (!had_pipe) {
+		struct timespec zero = {0, 0};
+
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE) == 1)
+			sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	return r;
+}
+
 int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
                  const char *const *drop_headers)
 {
 	struct fwd_resp fr = {0};
 	size_t hd_off = 0, fwd_off, r_len = 0, r_parsed = 0, r_sent = 0;
-	bool c2b_broken = false, backend_eof = false, sent_any = false;
+	bool c2b_broken = false, backend_eof = false, sent_any = false, req_splice_tried = false;
 	struct pollfd pfd[2];
 	struct iovec iov[2];
 	char *rb;
@@ -442,6 +543,34 @@ int http_forward(struct http_conn *c, struct http_request *req, int backend_fd,
 				goto client_gone;
 			if (r == -EPIPE)
 				goto truncated;
+		}
+		/*
+		 * The same for a large Content-Length request body (an upload): once the head and
+		 * every buffered byte went out and no answer has come, the rest is spliced. The
+		 * request parser is bypassed: it gets the count still to come, and a fresh start
+		 * for the next request when the body is complete.
+		 */
+		if (!req_splice_tried && !c2b && !c2b_broken && !c->msg_done && !req->upgrade &&
+		    !fr.got_any && !backend_eof && hd_off == c->out.len && fwd_off == c->in_off &&
+		    c->in_off == c->in_len && c->headers_done && !(c->parser.flags & F_CHUNKED) &&
+		    c->parser.content_length != UINT64_MAX &&
+		    c->parser.content_length >= FWD_SPLICE_MIN) {
+			uint64_t left = c->parser.content_length;
+
+			r = splice_request(c, backend_fd, &left);
+			req_splice_tried = true;
+			c->parser.content_length = left;
+			if (r == 0) {
+				c->msg_done = true;
+				http_parser_init(&c->parser, HTTP_REQUEST);
+				c->parser.data = c;
+				fwd_off = c->in_off = c->in_len = 0;
+			} else if (r == -ECONNRESET) {
+				goto client_gone;
+			} else if (r == -EPIPE) {
+				c2b_broken = true;
+			}
+			continue;
 		}
 		if (backend_eof && !fr.done) {
 			/* The backend closed before a complete answer. */

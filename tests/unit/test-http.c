@@ -958,6 +958,42 @@ static void test_forward_big_sized(void **state)
 	client_close(&cl);
 }
 
+static void upload_sized(struct client *cl, const char *path)
+{
+	uint8_t *data = malloc(UPLOAD_SIZE);
+	char head[160];
+
+	for (size_t i = 0; i < UPLOAD_SIZE; i++)
+		data[i] = pattern(i);
+	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nContent-Length: %d\r\n\r\n", path,
+	         UPLOAD_SIZE);
+	client_sends(cl, head);
+	client_send(cl, data, UPLOAD_SIZE);
+	free(data);
+}
+
+/* Large Content-Length uploads through the forwarder (spliced), keep-alive after them. */
+static void test_forward_big_upload(void **state)
+{
+	struct fwd_fixture *f = *state;
+	struct client cl;
+	char want[64];
+
+	snprintf(want, sizeof(want), "total=%d bad=0 err=0", UPLOAD_SIZE);
+	client_open(&cl, f->front.port);
+	for (int round = 0; round < 2; round++) {
+		upload_sized(&cl, "/verify");
+		client_read_response(&cl);
+		assert_int_equal(cl.r.status, 200);
+		assert_string_equal(cl.r.body.data, want);
+	}
+	client_sends(&cl, "PUT /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz");
+	client_read_response(&cl);
+	assert_int_equal(cl.r.status, 200);
+	assert_string_equal(cl.r.body.data, "xyz");
+	client_close(&cl);
+}
+
 static void test_forward_stream(void **state)
 {
 	struct fwd_fixture *f = *state;
@@ -1232,6 +1268,7 @@ int main(void)
 	                                    fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_forward_big_sized, fwd_setup, fwd_teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_big_upload, fwd_setup, fwd_teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy_signed_url, fwd_setup, fwd_teardown),
 	};
 
