@@ -979,7 +979,21 @@ int registry_list(struct registry *reg, struct registry_info **ret, size_t *ret_
 
 int registry_kill(struct registry *reg, const char *id)
 {
-	return kill_entry(reg, id, "killed by request");
+	/* A pause or resume under way ends first (bounded by criu's own timeout): then the
+	 * sandbox is killed, running or paused, instead of answering "not found". */
+	for (int i = 0; i < 2400; i++) {
+		int r = kill_entry(reg, id, "killed by request");
+		if (r != -ENOENT)
+			return r;
+		pthread_mutex_lock(&reg->lock);
+		struct sbx *e = find_locked(reg, id);
+		bool busy = e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING);
+		pthread_mutex_unlock(&reg->lock);
+		if (!busy)
+			return r;
+		poll(NULL, 0, 50);
+	}
+	return -EBUSY;
 }
 
 void registry_kill_all(struct registry *reg)

@@ -209,6 +209,19 @@ test('kill while paused removes the sandbox, its images and its disk', async () 
 	await assert.rejects(Sandbox.connect(sbx.sandboxId), /not found/i);
 });
 
+test('a kill during a pause waits for it and removes the sandbox', async () => {
+	const sbx = await Sandbox.create({ timeoutMs: 300_000 });
+	await sbx.commands.run('echo x > /home/user/x');
+	const pausing = sbx.pause().catch((e) => e);
+	await new Promise((r) => setTimeout(r, 20));
+	assert.equal(await Sandbox.kill(sbx.sandboxId), true);
+	const p = await pausing;
+	// The pause either finished first (true) or found the sandbox gone (not found).
+	assert.ok(p === true || /not found/i.test(String(p?.message)), String(p));
+	assert.ok(!(await listIds()).includes(sbx.sandboxId));
+	assert.equal(fs.existsSync(path.join(w.stateDir, 'sandboxes', sbx.sandboxId)), false);
+});
+
 test('autoPause: at the timeout the sandbox is paused, not killed, and resumes with its state', async () => {
 	const sbx = await Sandbox.create({ timeoutMs: 4_000, lifecycle: { onTimeout: 'pause' } });
 	made.push(sbx);
