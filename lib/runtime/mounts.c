@@ -171,8 +171,9 @@ int mnt_setup_root(const struct mnt_plan *plan, const char **ret_step)
 	r = setup_dev(ret_step);
 	if (r < 0)
 		return r;
-	if (mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
-		STEP("mounting /tmp");
+	/* /tmp is the template's directory on the sandbox's disk, not a tmpfs: a tmpfs is
+	 * charged to the memory limit, where a big file in /tmp ends with the OOM killer
+	 * taking the agent instead of a clean "No space left on device" at the quota. */
 	/* sysfs needs a fully visible sysfs on the host side; leave /sys empty if
 	 * the kernel refuses it here. */
 	if (mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) ==

@@ -792,6 +792,7 @@ static const struct dir_spec upper_dirs[] = {
     {"var/cache", 0755},
     {"var/lib", 0755},
     {"var/tmp", 01777},
+    {"tmp", 01777}, /* on the disk, not a tmpfs (mounts.c) */
     {"run", 0755},
     /* sshd: host keys are written into etc/ssh; run/sshd is its privsep chroot, which
      * must be root's and not writable by others (docs/SSH.md). */

@@ -28,7 +28,7 @@ test('10 sandboxes at once are isolated from each other', async () => {
 	console.log(`# created ${N} sandboxes concurrently in ${createMs} ms`);
 
 	const secrets = sbxs.map(() => crypto.randomBytes(8).toString('hex'));
-	// Each writes a secret (home dir = overlay upper, /tmp = its tmpfs), and starts a listener and a
+	// Each writes a secret (home dir and /tmp, both on its own disk), and starts a listener and a
 	// marker process whose command line is unique to it.
 	await Promise.all(
 		sbxs.map(async (s, i) => {

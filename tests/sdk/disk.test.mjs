@@ -86,6 +86,7 @@ test('writes past the quota fail with "No space left on device", for user and ro
 	for (const [user, file] of [
 		['user', '/home/user/big'],
 		['root', '/var/big'],
+		['user', '/tmp/big'], // /tmp is on the disk too (a tmpfs would count against memory)
 	]) {
 		const err = await sbx.commands.run(`head -c 100M /dev/zero > ${file}`, { user }).catch((e) => e);
 		assert.ok(err instanceof CommandExitError, `${user}: ${err}`);

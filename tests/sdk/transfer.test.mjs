@@ -287,7 +287,6 @@ test('1 GiB up and down through warrend with bounded memory in the agent and war
 	};
 	const timer = setInterval(sample, 50);
 	const total = 1 << 30;
-	// On the sandbox's disk: /tmp is a tmpfs, charged to the sandbox's 512 MiB of memory.
 	try {
 		const st = patternStream(total);
 		let t0 = Date.now();
