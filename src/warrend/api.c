@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/urlquery.h"
 #include "common/util.h"
 #include "prom.h"
 #include "proxy.h"
@@ -62,7 +63,7 @@ static int split_path(const char *path, struct segments *s)
 			segments_release(s);
 			return -EINVAL;
 		}
-		r = api_unescape(p, len, false, &s->v[s->n]);
+		r = urlq_decode(p, len, false, &s->v[s->n]);
 		if (r < 0) {
 			segments_release(s);
 			return r;

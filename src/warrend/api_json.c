@@ -9,6 +9,7 @@
 
 #include "api_network.h"
 #include "common/error.h"
+#include "common/urlquery.h"
 #include "runtime/disk.h"
 
 void api_create_req_release(struct api_create_req *r)
@@ -256,50 +257,6 @@ int api_parse_set_timeout(const char *body, size_t len, int *ret_timeout_s,
 	return r;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int api_unescape(const char *in, size_t len, bool plus_space, char **ret)
-{
-	char *out = malloc(len + 1), *o = out;
-
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				goto bad;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		}
-		if (c == '\0')
-			goto bad;
-		*o++ = c;
-	}
-	*o = '\0';
-	*ret = out;
-	return 0;
-bad:
-	free(out);
-	return -EINVAL;
-}
-
 int api_query_get(const char *query, const char *name, char **ret)
 {
 	size_t nlen = strlen(name);
@@ -313,8 +270,8 @@ int api_query_get(const char *query, const char *name, char **ret)
 
 		/* Parameter names we look for never need decoding. */
 		if (klen == nlen && memcmp(p, name, nlen) == 0) {
-			int r = eq ? api_unescape(eq + 1, plen - klen - 1, true, ret)
-			           : api_unescape("", 0, true, ret);
+			int r = eq ? urlq_decode(eq + 1, plen - klen - 1, true, ret)
+			           : urlq_decode("", 0, true, ret);
 			return r < 0 ? r : 1;
 		}
 		p = end ? end + 1 : NULL;
@@ -329,7 +286,7 @@ int api_metadata_filter_parse(const char *value, json_t **ret, struct warren_err
 	const char *p;
 	int r;
 
-	r = api_unescape(value, strlen(value), true, &whole);
+	r = urlq_decode(value, strlen(value), true, &whole);
 	if (r < 0)
 		return r == -ENOMEM ? r : err_set(err, EINVAL, "malformed metadata filter");
 	obj = json_object();
@@ -351,8 +308,8 @@ int api_metadata_filter_parse(const char *value, json_t **ret, struct warren_err
 			r = err_set(err, EINVAL, "metadata filter must be key=value pairs");
 			goto fail;
 		}
-		if (api_unescape(p, (size_t)(eq - p), true, &k) < 0 ||
-		    api_unescape(eq + 1, plen - (size_t)(eq - p) - 1, true, &v) < 0) {
+		if (urlq_decode(p, (size_t)(eq - p), true, &k) < 0 ||
+		    urlq_decode(eq + 1, plen - (size_t)(eq - p) - 1, true, &v) < 0) {
 			free(k);
 			r = err_set(err, EINVAL, "malformed metadata filter");
 			goto fail;

@@ -53,10 +53,6 @@ int api_parse_connect(const char *body, size_t len, bool v2, int *ret_timeout_s,
 int api_parse_set_timeout(const char *body, size_t len, int *ret_timeout_s,
                           struct warren_error *err);
 
-/* Percent-decodes len bytes of in ('+' becomes ' ' when plus_space). Rejects bad escapes and
- * NUL bytes with -EINVAL. *ret is a heap string. */
-int api_unescape(const char *in, size_t len, bool plus_space, char **ret);
-
 /* Finds the first query parameter name in a raw query string ("a=1&b=2") and decodes its
  * value. 1 found (*ret heap string), 0 absent, -EINVAL malformed, -ENOMEM. */
 int api_query_get(const char *query, const char *name, char **ret);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "api_json.h"
+#include "common/urlquery.h"
 #include "settings.h"
 
 static int create(const char *body, struct api_create_req *req, struct warren_error *err)
@@ -104,15 +105,15 @@ static void test_unescape_and_query(void **state)
 {
 	char *v = NULL;
 
-	assert_int_equal(api_unescape("a%20b+c", 7, true, &v), 0);
+	assert_int_equal(urlq_decode("a%20b+c", 7, true, &v), 0);
 	assert_string_equal(v, "a b c");
 	free(v);
-	assert_int_equal(api_unescape("a+b%2F", 6, false, &v), 0);
+	assert_int_equal(urlq_decode("a+b%2F", 6, false, &v), 0);
 	assert_string_equal(v, "a+b/");
 	free(v);
-	assert_int_equal(api_unescape("%2", 2, false, &v), -EINVAL);
-	assert_int_equal(api_unescape("%zz", 3, false, &v), -EINVAL);
-	assert_int_equal(api_unescape("a%00", 4, false, &v), -EINVAL);
+	assert_int_equal(urlq_decode("%2", 2, false, &v), -EINVAL);
+	assert_int_equal(urlq_decode("%zz", 3, false, &v), -EINVAL);
+	assert_int_equal(urlq_decode("a%00", 4, false, &v), -EINVAL);
 
 	assert_int_equal(api_query_get("state=running%2Cpaused&limit=5", "state", &v), 1);
 	assert_string_equal(v, "running,paused");
