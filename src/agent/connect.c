@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "common/http.h"
@@ -226,4 +227,41 @@ int connect_stream_end(struct http_conn *c, const struct rpc_error *e)
 	buf_release(&payload);
 	buf_release(&b);
 	return r;
+}
+
+bool connect_content_type_is(const struct http_request *req, const char *want)
+{
+	const char *ct = http_header_get(req, "Content-Type");
+	size_t n = strlen(want);
+
+	if (!ct || strncasecmp(ct, want, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+int64_t connect_header_int(const struct http_request *req, const char *name, int64_t dflt)
+{
+	const char *v = http_header_get(req, name);
+	int64_t n = 0;
+
+	if (!v || !*v || strlen(v) > 10)
+		return dflt;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return dflt;
+		n = n * 10 + (*p - '0');
+	}
+	return n;
+}
+
+int connect_read_body(struct http_conn *c, size_t max, struct buf *out, struct rpc_error *e)
+{
+	int r = http_body_read_all(c, max, out);
+
+	if (r == -EMSGSIZE)
+		return rpc_fail(e, "resource_exhausted", "request message larger than %zu bytes",
+		                max);
+	if (r < 0)
+		return rpc_fail(e, "invalid_argument", "reading request body: %s", strerror(-r));
+	return 0;
 }

@@ -8,6 +8,7 @@
  * and reply helpers for unary and streaming handlers.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,5 +66,16 @@ int rpc_reply_error(struct http_conn *c, const struct rpc_error *e);
 int connect_stream_start(struct http_conn *c);
 int connect_stream_send(struct http_conn *c, const char *json, size_t len);
 int connect_stream_end(struct http_conn *c, const struct rpc_error *e);
+
+/* Request helpers shared by the services. */
+/* Is the Content-Type want (case-insensitive), alone or followed by parameters? */
+bool connect_content_type_is(const struct http_request *req, const char *want);
+/* A header such as Connect-Timeout-Ms: a decimal of at most 10 digits, else dflt. */
+int64_t connect_header_int(const struct http_request *req, const char *name, int64_t dflt);
+/*
+ * Reads the whole request body (at most max bytes) into out. 0, or -1 with e
+ * filled: resource_exhausted when larger, invalid_argument when unreadable.
+ */
+int connect_read_body(struct http_conn *c, size_t max, struct buf *out, struct rpc_error *e);
 
 #endif

@@ -27,6 +27,7 @@
 #include "common/filesig.h"
 #include "common/log.h"
 #include "common/urlquery.h"
+#include "fsops.h"
 #include "fsuser.h"
 #include "multipart.h"
 #include "users.h"
@@ -89,61 +90,6 @@ static void reply_json_error(struct http_conn *c, int status, const char *fmt, .
 }
 
 /* ---- paths ------------------------------------------------------------------------------ */
-
-int files_resolve_path(const char *path, const char *home, char *out, size_t n)
-{
-	char joined[2 * FILES_MAX_PATH + 2];
-	size_t len = 0;
-	const char *s;
-
-	if (!path || !*path)
-		return -EINVAL;
-	if (path[0] == '/')
-		s = path;
-	else if (strcmp(path, "~") == 0)
-		s = home;
-	else {
-		const char *rest = strncmp(path, "~/", 2) == 0 ? path + 2 : path;
-
-		if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", home, rest) >= sizeof(joined))
-			return -ENAMETOOLONG;
-		s = joined;
-	}
-	if (n < 2)
-		return -ENAMETOOLONG;
-	/* Lexical cleaning, as Go's filepath.Clean: components, "." dropped, ".." pops. */
-	out[0] = '\0';
-	while (*s) {
-		const char *e;
-		size_t cl;
-
-		while (*s == '/')
-			s++;
-		e = strchrnul(s, '/');
-		cl = (size_t)(e - s);
-		if (cl == 0 || (cl == 1 && s[0] == '.')) {
-			/* nothing */
-		} else if (cl == 2 && s[0] == '.' && s[1] == '.') {
-			char *slash = strrchr(out, '/');
-
-			len = slash ? (size_t)(slash - out) : 0;
-			out[len] = '\0';
-		} else {
-			if (len + 1 + cl + 1 > n)
-				return -ENAMETOOLONG;
-			out[len++] = '/';
-			memcpy(out + len, s, cl);
-			len += cl;
-			out[len] = '\0';
-		}
-		s = e;
-	}
-	if (len == 0) {
-		out[0] = '/';
-		out[1] = '\0';
-	}
-	return 0;
-}
 
 static int openat2_nomagic(int dir_fd, const char *name, int flags, mode_t mode)
 {
@@ -463,7 +409,7 @@ static void serve_download(struct agent_state *st, struct http_conn *c, struct h
 		reply_json_error(c, 400, "the path query parameter is required");
 		goto out;
 	}
-	r = files_resolve_path(fr.path, fr.user.home, abs, sizeof(abs));
+	r = fsops_expand(fr.path, fr.user.home, NULL, abs, sizeof(abs));
 	if (r < 0) {
 		reply_fs_error(c, r, fr.path, "read", &fr.user);
 		goto out;
@@ -640,7 +586,7 @@ static int upload_open(struct upload *u, const char *path)
 	char **w;
 	int r;
 
-	r = files_resolve_path(path, u->fr->user.home, abs, sizeof(abs));
+	r = fsops_expand(path, u->fr->user.home, NULL, abs, sizeof(abs));
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < u->n_written; i++)

@@ -31,11 +31,4 @@
 /* Serves GET, HEAD and POST on /files; other methods get 405. Always replies. */
 void files_http_serve(struct agent_state *st, struct http_conn *c, struct http_request *req);
 
-/*
- * Makes an absolute, lexically clean path from a request's path: "~" and "~/x"
- * and relative paths are taken from home. Writes it into out (n bytes).
- * 0, -EINVAL for an empty path, -ENAMETOOLONG.
- */
-int files_resolve_path(const char *path, const char *home, char *out, size_t n);
-
 #endif

@@ -41,31 +41,6 @@ static void buf_releasep(struct buf *b)
 
 /* ---- transport helpers ---- */
 
-static bool content_type_is(const struct http_request *req, const char *want)
-{
-	const char *ct = http_header_get(req, "Content-Type");
-	size_t n = strlen(want);
-
-	if (!ct || strncasecmp(ct, want, n) != 0)
-		return false;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-static int64_t header_int(const struct http_request *req, const char *name, int64_t dflt)
-{
-	const char *v = http_header_get(req, name);
-	int64_t n = 0;
-
-	if (!v || !*v || strlen(v) > 10)
-		return dflt;
-	for (const char *p = v; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return dflt;
-		n = n * 10 + (*p - '0');
-	}
-	return n;
-}
-
 /* Reads the request: one envelope for a stream, a plain JSON body for a unary call. */
 static int read_request(struct http_conn *c, struct http_request *req, bool stream, json_t **ret,
                         struct rpc_error *e)
@@ -73,17 +48,12 @@ static int read_request(struct http_conn *c, struct http_request *req, bool stre
 	_cleanup_buf_ struct buf body = BUF_INIT;
 	const char *msg;
 	size_t len;
-	int r;
 
-	if (!content_type_is(req, stream ? "application/connect+json" : "application/json"))
+	if (!connect_content_type_is(req, stream ? "application/connect+json" : "application/json"))
 		return rpc_fail(e, "invalid_argument", "unsupported content type: expected %s",
 		                stream ? "application/connect+json" : "application/json");
-	r = http_body_read_all(c, FS_MAX_MESSAGE, &body);
-	if (r == -EMSGSIZE)
-		return rpc_fail(e, "resource_exhausted", "request message larger than %d bytes",
-		                FS_MAX_MESSAGE);
-	if (r < 0)
-		return rpc_fail(e, "invalid_argument", "reading request body: %s", strerror(-r));
+	if (connect_read_body(c, FS_MAX_MESSAGE, &body, e) < 0)
+		return -1;
 	msg = body.data ? body.data : "";
 	len = body.len;
 	if (stream && connect_unenvelope(msg, len, &msg, &len, e) < 0)
@@ -513,8 +483,8 @@ static int stream_event(const char *name, enum fswatch_type type, void *userdata
 static void watch_stream(struct http_conn *c, struct http_request *req, struct fswatch *w,
                          struct stream_ctx *s)
 {
-	int64_t ka_us = header_int(req, "Keepalive-Ping-Interval", DEFAULT_KEEPALIVE_S);
-	int64_t timeout_ms = header_int(req, "Connect-Timeout-Ms", 0);
+	int64_t ka_us = connect_header_int(req, "Keepalive-Ping-Interval", DEFAULT_KEEPALIVE_S);
+	int64_t timeout_ms = connect_header_int(req, "Connect-Timeout-Ms", 0);
 	int64_t deadline = timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0;
 	struct rpc_error e;
 	int r;

@@ -36,45 +36,6 @@ static void buf_releasep(struct buf *b)
 }
 #define _cleanup_buf_ __attribute__((cleanup(buf_releasep)))
 
-static bool content_type_is(const struct http_request *req, const char *want)
-{
-	const char *ct = http_header_get(req, "Content-Type");
-	size_t n = strlen(want);
-
-	if (!ct || strncasecmp(ct, want, n) != 0)
-		return false;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* Reads the request body; fills e on failure. */
-static int read_body(struct http_conn *c, size_t max, struct buf *out, struct rpc_error *e)
-{
-	int r = http_body_read_all(c, max, out);
-
-	if (r == -EMSGSIZE)
-		return rpc_fail(e, "resource_exhausted", "request message larger than %zu bytes",
-		                max);
-	if (r < 0)
-		return rpc_fail(e, "invalid_argument", "reading request body: %s", strerror(-r));
-	return 0;
-}
-
-/* Parses "Connect-Timeout-Ms" etc.: a non-negative decimal of at most 10 digits. */
-static int64_t header_int(const struct http_request *req, const char *name, int64_t dflt)
-{
-	const char *v = http_header_get(req, name);
-	int64_t n = 0;
-
-	if (!v || !*v || strlen(v) > 10)
-		return dflt;
-	for (const char *p = v; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return dflt;
-		n = n * 10 + (*p - '0');
-	}
-	return n;
-}
-
 /* The user of an RPC: Authorization Basic, else the default user. */
 static int resolve_user(struct rpc_process *svc, const struct http_request *req,
                         struct user_info *u, struct rpc_error *e)
@@ -293,7 +254,7 @@ static json_t *build_env(struct rpc_process *svc, const struct user_info *u, jso
 static void pump_stream(struct rpc_process *svc, struct http_conn *c, struct http_request *req,
                         struct proc_sub *sub, int64_t deadline_us, bool kill_on_deadline)
 {
-	int64_t ka_us = header_int(req, "Keepalive-Ping-Interval", DEFAULT_KEEPALIVE_S);
+	int64_t ka_us = connect_header_int(req, "Keepalive-Ping-Interval", DEFAULT_KEEPALIVE_S);
 	int64_t last = now_mono_us();
 	struct rpc_error e;
 	char *json;
@@ -358,10 +319,10 @@ static int read_stream_request(struct http_conn *c, struct http_request *req, js
 	const char *msg;
 	size_t len;
 
-	if (!content_type_is(req, "application/connect+json"))
+	if (!connect_content_type_is(req, "application/connect+json"))
 		return rpc_fail(e, "invalid_argument",
 		                "unsupported content type: expected application/connect+json");
-	if (read_body(c, RPC_MAX_MESSAGE, &body, e) < 0)
+	if (connect_read_body(c, RPC_MAX_MESSAGE, &body, e) < 0)
 		return -1;
 	if (connect_unenvelope(body.data ? body.data : "", body.len, &msg, &len, e) < 0)
 		return -1;
@@ -455,7 +416,7 @@ static int start_process(struct rpc_process *svc, struct http_request *req, json
 		return rpc_fail(e, "permission_denied",
 		                "cannot run as '%s': the agent is not running as root", u->name);
 	}
-	timeout_ms = header_int(req, "Connect-Timeout-Ms", 0);
+	timeout_ms = connect_header_int(req, "Connect-Timeout-Ms", 0);
 	*ret_deadline = timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0;
 	spec.deadline_us = *ret_deadline;
 
@@ -537,7 +498,7 @@ static void serve_connect(struct rpc_process *svc, struct http_conn *c, struct h
 		stream_fail(c, &e);
 		return;
 	}
-	timeout_ms = header_int(req, "Connect-Timeout-Ms", 0);
+	timeout_ms = connect_header_int(req, "Connect-Timeout-Ms", 0);
 	if (connect_stream_start(c) >= 0)
 		pump_stream(svc, c, req, sub,
 		            timeout_ms > 0 ? now_mono_us() + timeout_ms * 1000 : 0, false);
@@ -550,10 +511,10 @@ static int read_unary_request(struct http_conn *c, struct http_request *req, siz
 {
 	_cleanup_buf_ struct buf body = BUF_INIT;
 
-	if (!content_type_is(req, "application/json"))
+	if (!connect_content_type_is(req, "application/json"))
 		return rpc_fail(e, "invalid_argument",
 		                "unsupported content type: expected application/json");
-	if (read_body(c, max, &body, e) < 0)
+	if (connect_read_body(c, max, &body, e) < 0)
 		return -1;
 	return pj_parse_message(body.data ? body.data : "", body.len, ret, e) < 0 ? -1 : 0;
 }
@@ -696,7 +657,7 @@ void rpc_reply_unimplemented(struct http_conn *c, struct http_request *req, cons
 	struct rpc_error e;
 
 	rpc_fail(&e, "unimplemented", "%s is not implemented", what);
-	if (content_type_is(req, "application/connect+json"))
+	if (connect_content_type_is(req, "application/connect+json"))
 		stream_fail(c, &e);
 	else
 		rpc_reply_error(c, &e);

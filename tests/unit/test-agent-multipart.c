@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "files_http.h"
+#include "fsops.h"
 #include "multipart.h"
 
 /* Records the parts as "name|filename|data;" in a buffer. */
@@ -209,7 +210,7 @@ static void check_path(const char *in, const char *want)
 {
 	char out[4096];
 
-	assert_int_equal(files_resolve_path(in, "/home/user", out, sizeof(out)), 0);
+	assert_int_equal(fsops_expand(in, "/home/user", NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
 }
 
@@ -227,8 +228,8 @@ static void test_resolve_path(void **state)
 	check_path("//a//./b/./../c/", "/a/c");
 	check_path("/", "/");
 	check_path("/..", "/");
-	assert_int_equal(files_resolve_path("", "/home/user", small, sizeof(small)), -EINVAL);
-	assert_int_equal(files_resolve_path("/abcdefghij", "/", small, sizeof(small)),
+	assert_int_equal(fsops_expand("", "/home/user", NULL, small, sizeof(small)), -EINVAL);
+	assert_int_equal(fsops_expand("/abcdefghij", "/", NULL, small, sizeof(small)),
 	                 -ENAMETOOLONG);
 }
 
