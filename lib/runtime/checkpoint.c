@@ -722,12 +722,7 @@ int rt_restore(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret
 	(void)umount2(root, MNT_DETACH);
 
 	if (rt->cgroups) {
-		struct cgroup_limits lim = {
-		    .cpu_count = spec->cpu_count,
-		    .memory_bytes = (uint64_t)spec->memory_mb << 20,
-		    .pids_max = spec->pids_max,
-		};
-		r = cgroup_create(rt->cgroups, spec->id, &lim, err);
+		r = sandbox_cgroup_create(rt, spec, err);
 		if (r < 0)
 			goto fail;
 		cg_made = true;

@@ -103,6 +103,9 @@ int setup_net_inside(struct rt *rt, unsigned slot, int pidfd, struct in_addr add
 void kill_and_reap(pid_t pid, int pidfd);
 /* Removes a tree the sandbox wrote without following symlinks or crossing mounts. */
 int remove_tree(const char *path);
+struct rt_spec;
+/* Creates the sandbox's cgroup with the spec's limits; rt->cgroups must be set. */
+int sandbox_cgroup_create(struct rt *rt, const struct rt_spec *spec, struct warren_error *err);
 /* A pidfd for (pid, start_time), or -ESRCH. */
 int open_checked(pid_t pid, uint64_t start_time);
 

@@ -637,6 +637,17 @@ static void remove_dir(struct rt *rt, const char *id)
 		remove_sandbox_dir(dir);
 }
 
+int sandbox_cgroup_create(struct rt *rt, const struct rt_spec *spec, struct warren_error *err)
+{
+	struct cgroup_limits lim = {
+	    .cpu_count = spec->cpu_count,
+	    .memory_bytes = (uint64_t)spec->memory_mb << 20,
+	    .pids_max = spec->pids_max,
+	};
+
+	return cgroup_create(rt->cgroups, spec->id, &lim, err);
+}
+
 int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
               struct warren_error *err)
 {
@@ -700,12 +711,7 @@ int rt_create(struct rt *rt, const struct rt_spec *spec, struct rt_sandbox *ret,
 		return r;
 	}
 	if (rt->cgroups) {
-		struct cgroup_limits lim = {
-		    .cpu_count = spec->cpu_count,
-		    .memory_bytes = (uint64_t)spec->memory_mb << 20,
-		    .pids_max = spec->pids_max,
-		};
-		r = cgroup_create(rt->cgroups, spec->id, &lim, err);
+		r = sandbox_cgroup_create(rt, spec, err);
 		if (r < 0)
 			goto fail;
 		cg_made = true;

@@ -83,23 +83,7 @@ struct fs_user {
 static int resolve_user(struct rpc_fs *svc, const struct http_request *req, struct fs_user *fu,
                         struct rpc_error *e)
 {
-	const char *auth = http_header_get(req, "Authorization");
-	char name[64];
-	int r;
-
-	if (auth) {
-		if (users_from_basic_auth(auth, name, sizeof(name)) < 0)
-			return rpc_fail(e, "unauthenticated", "invalid authorization header");
-	} else {
-		agent_state_default_user(svc->st, name, sizeof(name));
-	}
-	r = fsuser_resolve(&svc->st->users, name, &fu->u);
-	if (r == -ENOENT)
-		return rpc_fail(e, "unauthenticated", "invalid username: '%s'", name);
-	if (r < 0)
-		return rpc_fail(e, "internal", "error looking up user '%s': %s", name,
-		                strerror(-r));
-	return 0;
+	return agent_state_request_user(svc->st, req, &fu->u, e);
 }
 
 /* Takes the user's file identity on this thread (a no-op when the agent is that user). */

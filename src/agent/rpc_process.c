@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "connect.h"
 #include "event.h"
+#include "fsops.h"
 #include "pjson.h"
 #include "proc.h"
 #include "state.h"
@@ -35,48 +36,6 @@ static void buf_releasep(struct buf *b)
 	buf_release(b);
 }
 #define _cleanup_buf_ __attribute__((cleanup(buf_releasep)))
-
-/* The user of an RPC: Authorization Basic, else the default user. */
-static int resolve_user(struct rpc_process *svc, const struct http_request *req,
-                        struct user_info *u, struct rpc_error *e)
-{
-	const char *auth = http_header_get(req, "Authorization");
-	char name[64];
-	int r;
-
-	if (auth) {
-		if (users_from_basic_auth(auth, name, sizeof(name)) < 0)
-			return rpc_fail(e, "unauthenticated", "invalid authorization header");
-	} else {
-		agent_state_default_user(svc->st, name, sizeof(name));
-	}
-	r = users_lookup(&svc->st->users, name, u);
-	if (r == -ENOENT)
-		return rpc_fail(e, "unauthenticated", "invalid username: '%s'", name);
-	if (r < 0)
-		return rpc_fail(e, "internal", "error looking up user '%s': %s", name,
-		                strerror(-r));
-	return 0;
-}
-
-/*
- * Resolves a path as envd does: "~" and "~/x" against home, relative paths
- * against home, absolute ones as they are.
- */
-static int expand_path(const char *path, const char *home, char *out, size_t n)
-{
-	int len;
-
-	if (path[0] == '/')
-		len = snprintf(out, n, "%s", path);
-	else if (strcmp(path, "~") == 0)
-		len = snprintf(out, n, "%s", home);
-	else if (strncmp(path, "~/", 2) == 0)
-		len = snprintf(out, n, "%s/%s", home, path + 2);
-	else
-		len = snprintf(out, n, "%s/%s", home, path);
-	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
-}
 
 /* Finds cmd in PATH (Go's LookPath with the agent's default PATH). */
 static int look_path(const char *cmd, char *out, size_t n)
@@ -361,14 +320,14 @@ static int start_process(struct rpc_process *svc, struct http_request *req, json
 		return rpc_fail(e, "resource_exhausted", "out of memory");
 	if (parse_start(msg, &a, e) < 0)
 		return -1;
-	if (resolve_user(svc, req, u, e) < 0)
+	if (agent_state_request_user(svc->st, req, u, e) < 0)
 		return -1;
 
 	if (a.cwd && *a.cwd) {
-		r = expand_path(a.cwd, u->home, cwd, PATH_MAX);
+		r = fsops_expand(a.cwd, u->home, NULL, cwd, PATH_MAX);
 	} else {
 		agent_state_default_workdir(svc->st, workdir, sizeof(workdir));
-		r = expand_path(*workdir ? workdir : u->home, u->home, cwd, PATH_MAX);
+		r = fsops_expand(*workdir ? workdir : u->home, u->home, NULL, cwd, PATH_MAX);
 	}
 	if (r < 0)
 		return rpc_fail(e, "invalid_argument", "cwd is too long");

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http.h"
 #include "common/util.h"
+#include "connect.h"
+#include "fsuser.h"
 
 int agent_state_init(struct agent_state *st)
 {
@@ -145,4 +148,26 @@ void agent_state_default_workdir(struct agent_state *st, char *out, size_t n)
 	pthread_mutex_lock(&st->lock);
 	copy_locked(st, st->default_workdir, out, n);
 	pthread_mutex_unlock(&st->lock);
+}
+
+int agent_state_request_user(struct agent_state *st, const struct http_request *req,
+                             struct user_info *ret, struct rpc_error *e)
+{
+	const char *auth = http_header_get(req, "Authorization");
+	char name[64];
+	int r;
+
+	if (auth) {
+		if (users_from_basic_auth(auth, name, sizeof(name)) < 0)
+			return rpc_fail(e, "unauthenticated", "invalid authorization header");
+	} else {
+		agent_state_default_user(st, name, sizeof(name));
+	}
+	r = fsuser_resolve(&st->users, name, ret); /* "" is "user" */
+	if (r == -ENOENT)
+		return rpc_fail(e, "unauthenticated", "invalid username: '%s'", name);
+	if (r < 0)
+		return rpc_fail(e, "internal", "error looking up user '%s': %s", name,
+		                strerror(-r));
+	return 0;
 }

@@ -55,6 +55,16 @@ json_t *agent_state_default_env(struct agent_state *st);
 void agent_state_default_user(struct agent_state *st, char *out, size_t n);
 void agent_state_default_workdir(struct agent_state *st, char *out, size_t n);
 
+struct http_request;
+struct rpc_error;
+/*
+ * The user a request acts as: the name in its "Authorization: Basic" header,
+ * else the default user ("user" when that is empty). 0, or -1 with e filled: unauthenticated for a
+ * malformed header or an unknown user, internal when the database is unreadable.
+ */
+int agent_state_request_user(struct agent_state *st, const struct http_request *req,
+                             struct user_info *ret, struct rpc_error *e);
+
 /* An env var name is valid when non-empty and without '=' or NUL. */
 bool agent_env_name_ok(const char *name);
 
