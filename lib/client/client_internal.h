@@ -49,8 +49,6 @@ int wl_http_error(struct warren_error *err, long status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The -errno of an HTTP status. */
 int wl_status_errno(long status);
-/* The HTTP status of a Connect error code ("not_found" -> 404); 500 when unknown. */
-long wl_connect_code_status(const char *code);
 
 /* A response of wl_request(). */
 struct wl_response {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "common/connect_code.h"
 
 #define FLAG_COMPRESSED 0x01
 #define FLAG_END_STREAM 0x02
@@ -182,7 +183,7 @@ static int unary(CURL *easy, const struct warren_client *c, const struct target 
 		if (json_is_string(code)) {
 			json_t *m = json_object_get(root, "message");
 
-			rc = wl_http_error(err, wl_connect_code_status(json_string_value(code)),
+			rc = wl_http_error(err, connect_code_status(json_string_value(code)),
 			                   "%s: %s: %s", what, json_string_value(code),
 			                   json_is_string(m) ? json_string_value(m) : "");
 		} else {
@@ -404,7 +405,7 @@ static void message(struct stream *s, unsigned flags, const char *data, size_t l
 			json_t *m = json_object_get(e, "message");
 			const char *cs = json_is_string(code) ? json_string_value(code) : "unknown";
 
-			s->eos_status = wl_connect_code_status(cs);
+			s->eos_status = connect_code_status(cs);
 			snprintf(s->eos_msg, sizeof(s->eos_msg), "%s: %s", cs,
 			         json_is_string(m) ? json_string_value(m) : "");
 		}
@@ -632,7 +633,7 @@ static int stream_perform(struct stream *s, const struct warren_client *c,
 		int rc;
 
 		if (json_is_string(code))
-			rc = wl_http_error(err, wl_connect_code_status(json_string_value(code)),
+			rc = wl_http_error(err, connect_code_status(json_string_value(code)),
 			                   "%s: %s", what, json_string_value(code));
 		else
 			rc = wl_response_error(&r, err, what);

@@ -235,6 +235,53 @@ static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char 
 	}
 }
 
+/* A pipe for splice(2) between two sockets, with SIGPIPE held back meanwhile. */
+struct splice_pipe {
+	int fd[2];
+	size_t cap; /* the pipe's size */
+	sigset_t pipe_set, old_mask;
+	bool had_pipe; /* a SIGPIPE was pending before: leave it */
+};
+
+/*
+ * splice() has no MSG_NOSIGNAL: a client gone raises SIGPIPE at this thread. Keep it
+ * blocked while the pipe is open and take it back at the close (unless one was pending
+ * already), so the module's promise that SIGPIPE is never raised holds. 0 or -errno.
+ */
+static int splice_pipe_open(struct splice_pipe *sp)
+{
+	sigset_t pending;
+	int sz;
+
+	if (pipe2(sp->fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	sigemptyset(&sp->pipe_set);
+	sigaddset(&sp->pipe_set, SIGPIPE);
+	sigpending(&pending);
+	sp->had_pipe = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &sp->pipe_set, &sp->old_mask);
+	sz = fcntl(sp->fd[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
+	if (sz < 0)
+		sz = fcntl(sp->fd[1], F_GETPIPE_SZ);
+	sp->cap = sz > 0 ? (size_t)sz : 65536;
+	return 0;
+}
+
+static void splice_pipe_close(struct splice_pipe *sp)
+{
+	close(sp->fd[0]);
+	close(sp->fd[1]);
+	if (!sp->had_pipe) {
+		struct timespec zero = {0, 0};
+		sigset_t pending;
+
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE) == 1)
+			sigtimedwait(&sp->pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &sp->old_mask, NULL);
+}
+
 /*
  * Moves the rest of a Content-Length body, *left bytes, from the backend to
  * the client with splice(2) through a pipe: no copy through user space, which
@@ -246,29 +293,16 @@ static void pipe_both(struct http_conn *c, int backend_fd, size_t fwd_off, char 
  */
 static int splice_body(struct http_conn *c, int backend_fd, uint64_t *left)
 {
+	struct splice_pipe sp;
 	size_t in_pipe = 0, cap;
-	sigset_t pipe_set, old_mask, pending;
-	bool any = false, had_pipe;
+	bool any = false;
 	struct pollfd pfd[2];
-	int p[2], r = 0, sz;
+	int *p = sp.fd, r = 0;
 	ssize_t n;
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (splice_pipe_open(&sp) < 0)
 		return 1;
-	/*
-	 * splice() has no MSG_NOSIGNAL: a client gone raises SIGPIPE at this thread. Keep it
-	 * blocked meanwhile and take it back afterwards (unless one was pending already), so the
-	 * module's promise that SIGPIPE is never raised holds.
-	 */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigpending(&pending);
-	had_pipe = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-	sz = fcntl(p[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
-	if (sz < 0)
-		sz = fcntl(p[1], F_GETPIPE_SZ);
-	cap = sz > 0 ? (size_t)sz : 65536;
+	cap = sp.cap;
 	while (*left > 0 || in_pipe > 0) {
 		bool moved = false;
 
@@ -323,16 +357,7 @@ static int splice_body(struct http_conn *c, int backend_fd, uint64_t *left)
 			break;
 		}
 	}
-	close(p[0]);
-	close(p[1]);
-	if (!had_pipe) {
-		struct timespec zero = {0, 0};
-
-		sigpending(&pending);
-		if (sigismember(&pending, SIGPIPE) == 1)
-			sigtimedwait(&pipe_set, NULL, &zero);
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	splice_pipe_close(&sp);
 	return r;
 }
 
@@ -348,24 +373,16 @@ static int splice_body(struct http_conn *c, int backend_fd, uint64_t *left)
  */
 static int splice_request(struct http_conn *c, int backend_fd, uint64_t *left)
 {
+	struct splice_pipe sp;
 	size_t in_pipe = 0, cap;
-	sigset_t pipe_set, old_mask, pending;
-	bool any = false, had_pipe, stop = false;
+	bool any = false, stop = false;
 	struct pollfd pfd[2];
-	int p[2], r = 0, sz;
+	int *p = sp.fd, r = 0;
 	ssize_t n;
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (splice_pipe_open(&sp) < 0)
 		return 1;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigpending(&pending);
-	had_pipe = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-	sz = fcntl(p[1], F_SETPIPE_SZ, FWD_PIPE_SIZE);
-	if (sz < 0)
-		sz = fcntl(p[1], F_GETPIPE_SZ);
-	cap = sz > 0 ? (size_t)sz : 65536;
+	cap = sp.cap;
 	while ((*left > 0 && !stop) || in_pipe > 0) {
 		pfd[0] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
 		pfd[1] = (struct pollfd){.fd = backend_fd, .events = POLLIN};
@@ -424,16 +441,7 @@ static int splice_request(struct http_conn *c, int backend_fd, uint64_t *left)
 	}
 	if (r == 0 && *left > 0)
 		r = 1;
-	close(p[0]);
-	close(p[1]);
-	if (!had_pipe) {
-		struct timespec zero = {0, 0};
-
-		sigpending(&pending);
-		if (sigismember(&pending, SIGPIPE) == 1)
-			sigtimedwait(&pipe_set, NULL, &zero);
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	splice_pipe_close(&sp);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/connect_code.h"
 #include "common/http.h"
 
 int rpc_fail(struct rpc_error *e, const char *code, const char *fmt, ...)
@@ -21,36 +22,6 @@ int rpc_fail(struct rpc_error *e, const char *code, const char *fmt, ...)
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-int connect_http_status(const char *code)
-{
-	static const struct {
-		const char *code;
-		int status;
-	} map[] = {
-	    {"canceled", 499},
-	    {"unknown", 500},
-	    {"invalid_argument", 400},
-	    {"deadline_exceeded", 504},
-	    {"not_found", 404},
-	    {"already_exists", 409},
-	    {"permission_denied", 403},
-	    {"resource_exhausted", 429},
-	    {"failed_precondition", 400},
-	    {"aborted", 409},
-	    {"out_of_range", 400},
-	    {"unimplemented", 501},
-	    {"internal", 500},
-	    {"unavailable", 503},
-	    {"data_loss", 500},
-	    {"unauthenticated", 401},
-	};
-
-	for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(map[i].code, code) == 0)
-			return map[i].status;
-	return 500;
 }
 
 int connect_unenvelope(const char *body, size_t len, const char **ret_msg, size_t *ret_len,
@@ -187,7 +158,7 @@ int rpc_reply_error(struct http_conn *c, const struct rpc_error *e)
 	if (r >= 0)
 		r = buf_puts(&b, "}");
 	if (r >= 0)
-		r = http_reply(c, connect_http_status(e->code), "application/json", b.data, b.len);
+		r = http_reply(c, connect_code_status(e->code), "application/json", b.data, b.len);
 	else
 		r = http_reply(c, 500, "application/json",
 		               "{\"code\":\"internal\",\"message\":\"out of memory\"}", 45);

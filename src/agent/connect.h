@@ -33,9 +33,6 @@ struct rpc_error {
 int rpc_fail(struct rpc_error *e, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The HTTP status for a Connect code on a unary response (500 for unknown codes). */
-int connect_http_status(const char *code);
-
 /*
  * Parses a request body that must be exactly one uncompressed message
  * envelope. On success sets *ret_msg and *ret_len (pointing into body) and returns 0;

@@ -136,19 +136,17 @@ void api_sandbox_create(struct api_route_ctx *x, int version)
 	registry_info_release(&info);
 }
 
-void api_sandbox_connect(struct api_route_ctx *x, int version)
+/*
+ * Resumes x->id when it is paused, else extends its deadline to now + timeout_s, and
+ * answers with the sandbox: 201 when it was resumed, `running_status` when it was running;
+ * 404, 409 while it is being paused or resumed, 500 with the reason when the restore failed.
+ */
+static void resume_reply(struct api_route_ctx *x, int timeout_s, int running_status)
 {
 	struct warren_error err = {0};
 	struct registry_info info;
-	int timeout_s, r;
+	int r = registry_resume(x->api->reg, x->id, timeout_s, &info, &err);
 
-	r = api_parse_connect(x->body, x->body_len, version == 2, &timeout_s, &err);
-	if (r < 0) {
-		http_reply_error(x->c, 400, "%s", err.msg);
-		return;
-	}
-	/* A paused sandbox is resumed (201), a running one only gets its deadline extended. */
-	r = registry_resume(x->api->reg, x->id, timeout_s, &info, &err);
 	if (r == -ENOENT) {
 		reply_not_found(x);
 		return;
@@ -158,8 +156,22 @@ void api_sandbox_connect(struct api_route_ctx *x, int version)
 		                 x->id, err.msg);
 		return;
 	}
-	api_reply_json(x->c, r == 1 ? 201 : 200, sandbox_json(x->api, &info), NULL);
+	api_reply_json(x->c, r == 1 ? 201 : running_status, sandbox_json(x->api, &info), NULL);
 	registry_info_release(&info);
+}
+
+void api_sandbox_connect(struct api_route_ctx *x, int version)
+{
+	struct warren_error err = {0};
+	int timeout_s, r;
+
+	r = api_parse_connect(x->body, x->body_len, version == 2, &timeout_s, &err);
+	if (r < 0) {
+		http_reply_error(x->c, 400, "%s", err.msg);
+		return;
+	}
+	/* A paused sandbox is resumed (201), a running one only gets its deadline extended. */
+	resume_reply(x, timeout_s, 200);
 }
 
 void api_sandbox_set_timeout(struct api_route_ctx *x)
@@ -236,18 +248,7 @@ void api_sandbox_resume(struct api_route_ctx *x)
 			return;
 		}
 	}
-	r = registry_resume(x->api->reg, x->id, timeout_s, &info, &err);
-	if (r == -ENOENT) {
-		reply_not_found(x);
-		return;
-	}
-	if (r < 0) {
-		http_reply_error(x->c, r == -EBUSY ? 409 : 500, "Cannot resume sandbox '%s': %s",
-		                 x->id, err.msg);
-		return;
-	}
-	api_reply_json(x->c, 201, sandbox_json(x->api, &info), NULL);
-	registry_info_release(&info);
+	resume_reply(x, timeout_s, 201);
 }
 
 void api_sandbox_kill(struct api_route_ctx *x)

@@ -1133,6 +1133,23 @@ int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)
 
 /* ---- pause and resume (docs/PERSISTENCE.md) ---- */
 
+/*
+ * Locked. Moves e (the entry of id, or NULL) from state `from` to `to`, which makes this
+ * thread its only user until it sets a resting state again: -EBUSY while it is being
+ * paused or resumed, -ENOENT when it is missing or in any other state.
+ */
+static int claim_locked(struct sbx *e, const char *id, enum sbx_state from, enum sbx_state to,
+                        struct warren_error *err)
+{
+	if (e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING))
+		return err_set(err, EBUSY, "sandbox %s is being %s", id,
+		               e->state == SBX_PAUSING ? "paused" : "resumed");
+	if (!e || e->state != from)
+		return err_set(err, ENOENT, "sandbox %s not found", id);
+	e->state = to;
+	return 0;
+}
+
 int registry_pause(struct registry *reg, const char *id, struct warren_error *err)
 {
 	struct sbx *e;
@@ -1140,22 +1157,13 @@ int registry_pause(struct registry *reg, const char *id, struct warren_error *er
 
 	pthread_mutex_lock(&reg->lock);
 	e = find_locked(reg, id);
-	if (e && e->state == SBX_PAUSED) {
-		pthread_mutex_unlock(&reg->lock);
-		return err_set(err, EALREADY, "sandbox %s is already paused", id);
-	}
-	if (e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING)) {
-		pthread_mutex_unlock(&reg->lock);
-		return err_set(err, EBUSY, "sandbox %s is being %s", id,
-		               e->state == SBX_PAUSING ? "paused" : "resumed");
-	}
-	if (!e || e->state != SBX_RUNNING) {
-		pthread_mutex_unlock(&reg->lock);
-		return err_set(err, ENOENT, "sandbox %s not found", id);
-	}
-	/* From here on only this thread touches the entry (the reaper ignores PAUSING). */
-	e->state = SBX_PAUSING;
+	if (e && e->state == SBX_PAUSED)
+		r = err_set(err, EALREADY, "sandbox %s is already paused", id);
+	else /* From here on only this thread touches the entry (the reaper ignores PAUSING). */
+		r = claim_locked(e, id, SBX_RUNNING, SBX_PAUSING, err);
 	pthread_mutex_unlock(&reg->lock);
+	if (r < 0)
+		return r;
 
 	r = rt_checkpoint(reg->cfg.rt, e->id, e->slot, e->pid, e->start_time, e->allow_internet,
 	                  err);
@@ -1191,17 +1199,10 @@ int registry_resume(struct registry *reg, const char *id, int timeout_s, struct 
 		r = update_deadline(reg, id, timeout_s, true, ret);
 		return r < 0 ? err_set(err, -r, "sandbox %s not found", id) : 0;
 	}
-	if (e && (e->state == SBX_PAUSING || e->state == SBX_RESUMING)) {
-		pthread_mutex_unlock(&reg->lock);
-		return err_set(err, EBUSY, "sandbox %s is being %s", id,
-		               e->state == SBX_PAUSING ? "paused" : "resumed");
-	}
-	if (!e || e->state != SBX_PAUSED) {
-		pthread_mutex_unlock(&reg->lock);
-		return err_set(err, ENOENT, "sandbox %s not found", id);
-	}
-	e->state = SBX_RESUMING;
+	r = claim_locked(e, id, SBX_PAUSED, SBX_RESUMING, err);
 	pthread_mutex_unlock(&reg->lock);
+	if (r < 0)
+		return r;
 
 	struct rt_spec spec = {
 	    .id = e->id,

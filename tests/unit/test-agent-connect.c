@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "common/connect_code.h"
 #include "connect.h"
 #include "event.h"
 #include "pjson.h"
@@ -86,15 +87,15 @@ static void test_json_quote_invalid_utf8(void **state)
 
 static void test_http_status(void **state)
 {
-	assert_int_equal(connect_http_status("not_found"), 404);
-	assert_int_equal(connect_http_status("invalid_argument"), 400);
-	assert_int_equal(connect_http_status("failed_precondition"), 400);
-	assert_int_equal(connect_http_status("unauthenticated"), 401);
-	assert_int_equal(connect_http_status("deadline_exceeded"), 504);
-	assert_int_equal(connect_http_status("resource_exhausted"), 429);
-	assert_int_equal(connect_http_status("unimplemented"), 501);
-	assert_int_equal(connect_http_status("bogus"), 500);
-	assert_int_equal(connect_http_status(NULL), 500);
+	assert_int_equal(connect_code_status("not_found"), 404);
+	assert_int_equal(connect_code_status("invalid_argument"), 400);
+	assert_int_equal(connect_code_status("failed_precondition"), 400);
+	assert_int_equal(connect_code_status("unauthenticated"), 401);
+	assert_int_equal(connect_code_status("deadline_exceeded"), 504);
+	assert_int_equal(connect_code_status("resource_exhausted"), 429);
+	assert_int_equal(connect_code_status("unimplemented"), 501);
+	assert_int_equal(connect_code_status("bogus"), 500);
+	assert_int_equal(connect_code_status(NULL), 500);
 }
 
 static void test_events(void **state)
