@@ -217,8 +217,8 @@ struct id_name {
 struct fsops_names {
 	const struct users_db *db;
 	bool loaded;
-	struct id_name *users, *groups;
-	size_t n_users, n_groups;
+	struct id_name *users, *groups; /* grown as needed, up to NAMES_MAX each */
+	size_t n_users, n_groups, cap_users, cap_groups;
 };
 
 struct fsops_names *fsops_names_new(const struct users_db *db)
@@ -239,13 +239,21 @@ void fsops_names_free(struct fsops_names *nm)
 	free(nm);
 }
 
-static void add_name(struct id_name **arr, size_t *n, unsigned id, const char *name)
+static void add_name(struct id_name **arr, size_t *n, size_t *cap, unsigned id, const char *name)
 {
 	if (*n >= NAMES_MAX || strlen(name) >= sizeof((*arr)[0].name))
 		return;
 	for (size_t i = 0; i < *n; i++)
 		if ((*arr)[i].id == id)
 			return; /* the first line wins, as getpwuid */
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct id_name *nv = realloc(*arr, ncap * sizeof(**arr));
+		if (!nv)
+			return; /* the id is shown as a number */
+		*arr = nv;
+		*cap = ncap;
+	}
 	(*arr)[*n].id = id;
 	strcpy((*arr)[*n].name, name);
 	(*n)++;
@@ -257,27 +265,24 @@ static void load_names(struct fsops_names *nm)
 	_cleanup_free_ char *line = malloc(cap);
 	const char *pp = nm->db && nm->db->passwd_path ? nm->db->passwd_path : "/etc/passwd";
 	const char *gp = nm->db && nm->db->group_path ? nm->db->group_path : "/etc/group";
-	FILE *f;
+	struct users_file uf;
 
 	nm->loaded = true;
-	nm->users = calloc(NAMES_MAX, sizeof(*nm->users));
-	nm->groups = calloc(NAMES_MAX, sizeof(*nm->groups));
-	if (!line || !nm->users || !nm->groups)
+	if (!line)
 		return;
 	/* Read as root would be nicer, but the files are world-readable. */
-	f = fopen(pp, "re");
-	if (f) {
+	if (users_file_open(pp, &uf) == 0) {
 		struct passwd pw, *p;
-		while (fgetpwent_r(f, &pw, line, cap, &p) == 0)
-			add_name(&nm->users, &nm->n_users, p->pw_uid, p->pw_name);
-		fclose(f);
+		while (fgetpwent_r(uf.f, &pw, line, cap, &p) == 0)
+			add_name(&nm->users, &nm->n_users, &nm->cap_users, p->pw_uid, p->pw_name);
+		users_file_close(&uf);
 	}
-	f = fopen(gp, "re");
-	if (f) {
+	if (users_file_open(gp, &uf) == 0) {
 		struct group gr, *g;
-		while (fgetgrent_r(f, &gr, line, cap, &g) == 0)
-			add_name(&nm->groups, &nm->n_groups, g->gr_gid, g->gr_name);
-		fclose(f);
+		while (fgetgrent_r(uf.f, &gr, line, cap, &g) == 0)
+			add_name(&nm->groups, &nm->n_groups, &nm->cap_groups, g->gr_gid,
+			         g->gr_name);
+		users_file_close(&uf);
 	}
 }
 

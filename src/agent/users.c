@@ -2,12 +2,15 @@
 #include "users.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/b64.h"
 #include "common/buf.h"
@@ -22,20 +25,75 @@ static int copy_str(char *dst, size_t n, const char *src)
 	return 0;
 }
 
+int users_file_open(const char *path, struct users_file *ret)
+{
+	struct stat st;
+	size_t size, len = 0;
+	int fd, saved;
+
+	ret->f = NULL;
+	ret->data = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		saved = errno;
+	else
+		saved = S_ISREG(st.st_mode) ? 0 : EINVAL; /* a FIFO planted there must not block */
+	if (saved) {
+		close(fd);
+		return -saved;
+	}
+	size = st.st_size > USERS_FILE_MAX ? USERS_FILE_MAX : (size_t)st.st_size;
+	ret->data = malloc(size + 1); /* fmemopen wants a non-empty buffer */
+	if (!ret->data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len < size) {
+		ssize_t k = read(fd, ret->data + len, size - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break; /* shrunk meanwhile: what was read */
+		len += (size_t)k;
+	}
+	close(fd);
+	ret->data[len] = '\0';
+	ret->f = fmemopen(ret->data, len ? len : 1, "r");
+	if (!ret->f) {
+		saved = errno;
+		free(ret->data);
+		ret->data = NULL;
+		return -saved;
+	}
+	return 0;
+}
+
+void users_file_close(struct users_file *uf)
+{
+	if (uf->f)
+		fclose(uf->f);
+	free(uf->data);
+	uf->f = NULL;
+	uf->data = NULL;
+}
+
 /* A line buffer for the reentrant readers: grown on ERANGE up to 1 MiB. */
 #define USERS_LINE_MAX (1024 * 1024)
 
 static void add_supplementary_groups(const struct users_db *db, struct user_info *u)
 {
 	struct group grbuf, *gr;
+	struct users_file uf;
 	size_t n = 16384;
 	char *line;
 	FILE *f;
 	int r;
 
-	f = fopen(db->group_path ? db->group_path : "/etc/group", "re");
-	if (!f)
+	if (users_file_open(db->group_path ? db->group_path : "/etc/group", &uf) < 0)
 		return;
+	f = uf.f;
 	line = malloc(n);
 	while (line && u->n_groups < USERS_MAX_GROUPS) {
 		r = fgetgrent_r(f, &grbuf, line, n, &gr);
@@ -60,13 +118,14 @@ static void add_supplementary_groups(const struct users_db *db, struct user_info
 			u->groups[u->n_groups++] = gr->gr_gid;
 	}
 	free(line);
-	fclose(f);
+	users_file_close(&uf);
 }
 
 int users_lookup(const struct users_db *db, const char *name, struct user_info *ret)
 {
 	struct user_info u = {0};
 	struct passwd pwbuf, *pw;
+	struct users_file uf;
 	bool found = false;
 	size_t n = 16384;
 	char *line;
@@ -75,9 +134,10 @@ int users_lookup(const struct users_db *db, const char *name, struct user_info *
 
 	if (!name || !*name)
 		return -ENOENT;
-	f = fopen(db->passwd_path ? db->passwd_path : "/etc/passwd", "re");
-	if (!f)
-		return -errno;
+	r = users_file_open(db->passwd_path ? db->passwd_path : "/etc/passwd", &uf);
+	if (r < 0)
+		return r;
+	f = uf.f;
 	line = malloc(n);
 	while (line) {
 		r = fgetpwent_r(f, &pwbuf, line, n, &pw);
@@ -105,7 +165,7 @@ int users_lookup(const struct users_db *db, const char *name, struct user_info *
 		break;
 	}
 	free(line);
-	fclose(f);
+	users_file_close(&uf);
 	if (!found)
 		return -ENOENT;
 	u.groups[0] = u.gid;

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define USERS_MAX_GROUPS 64
@@ -29,6 +30,22 @@ struct users_db {
 	const char *passwd_path; /* borrowed; NULL means /etc/passwd */
 	const char *group_path;  /* borrowed; NULL means /etc/group */
 };
+
+/* The largest /etc/passwd or /etc/group read (larger ones are read up to here). */
+#define USERS_FILE_MAX (4 * 1024 * 1024)
+
+/*
+ * A database file read whole into memory, as a stdio stream for fgetpwent_r/fgetgrent_r:
+ * one read(2) instead of the lseek(2) that glibc makes per entry on a file stream (some
+ * hundred system calls per request in all). NULL with errno set on failure. Close it with
+ * users_file_close, which frees the copy too.
+ */
+struct users_file {
+	FILE *f;
+	char *data;
+};
+int users_file_open(const char *path, struct users_file *ret);
+void users_file_close(struct users_file *uf);
 
 /*
  * Fills *ret for the user called name. Returns 0, -ENOENT when there is no

@@ -15,7 +15,8 @@ common="$root/lib/common/http.c $root/lib/common/http_forward.c $root/lib/common
 $CC $flags -o "$out/fuzz-http" "$here/fuzz-http.c" $common -lhttp_parser
 $CC $flags -I"$root/src/agent" -o "$out/fuzz-multipart" "$here/fuzz-multipart.c" "$root/src/agent/multipart.c"
 $CC $flags -I"$root/src/agent" -o "$out/fuzz-fspath" "$here/fuzz-fspath.c" "$root/src/agent/fsops.c" \
-	"$root/lib/common/util.c" -ljansson
+	"$root/src/agent/users.c" "$root/lib/common/util.c" "$root/lib/common/b64.c" \
+	"$root/lib/common/buf.c" -ljansson
 $CC $flags -I"$root/src/warrend" -o "$out/fuzz-logs" "$here/fuzz-logs.c" "$root/src/warrend/logs.c" \
 	"$root/lib/common/buf.c"
 $CC $flags -I"$root/src/warrend" -o "$out/fuzz-network" "$here/fuzz-network.c" \

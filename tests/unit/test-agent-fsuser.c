@@ -104,6 +104,35 @@ static void test_resolve_default_is_user(void **state)
 	assert_int_equal(fsuser_resolve(&db, "nobody-here", &u), -ENOENT);
 }
 
+/* The databases are read whole: memberships found, a FIFO planted at the path refused at
+ * once (never blocking the request), an empty file is no user. */
+static void test_database_files(void **state)
+{
+	struct users_db odd = {0};
+	struct user_info u;
+	char fifo[512], empty[512];
+
+	(void)state;
+	assert_int_equal(users_lookup(&db, "user", &u), 0);
+	assert_int_equal(u.n_groups, 2);
+	assert_int_equal(u.groups[0], 64001);
+	assert_int_equal(u.groups[1], 64002);
+
+	path_in(fifo, sizeof(fifo), "fifo");
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	odd.passwd_path = fifo;
+	assert_int_equal(users_lookup(&odd, "user", &u), -EINVAL);
+
+	write_file("empty", "", 0644, 0, 0);
+	path_in(empty, sizeof(empty), "empty");
+	odd.passwd_path = empty;
+	assert_int_equal(users_lookup(&odd, "root", &u), -ENOENT);
+	odd.passwd_path = passwd_path;
+	odd.group_path = fifo; /* no memberships readable: the primary group only */
+	assert_int_equal(users_lookup(&odd, "user", &u), 0);
+	assert_int_equal(u.n_groups, 1);
+}
+
 static void test_user_is_checked_like_the_user(void **state)
 {
 	struct user_info u;
@@ -193,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_resolve_default_is_user),
+	    cmocka_unit_test(test_database_files),
 	    cmocka_unit_test(test_user_is_checked_like_the_user),
 	    cmocka_unit_test(test_other_threads_keep_root),
 	};
