@@ -1,7 +1,9 @@
 // /files benchmarks through warrend: prints figures, never passes or fails on time.
 //   throughput: upload (curl -T, octet-stream) and download (curl -o) of 1 MiB, 64 MiB and 1 GiB
 //     files between a host file and the sandbox's disk, through warrend's data plane, beside
-//     `cp` of the same file on the same host disk (the ceiling: one copy, no network, no proxy)
+//     `cp` of the same file on the same host disk (the ceiling: one copy, no network, no proxy);
+//     for 64 MiB and 1 GiB also downloads to /dev/null (the transfer without the host disk) and
+//     `cp` onto the sandbox's own disk (what an upload writes to: ext4 on a loop device)
 //   latency: files.write + files.read of a 1 KiB file through the SDK, and the same two
 //     requests as plain keep-alive HTTP (so the SDK's own overhead shows)
 // The files come from and go to the page cache (nothing is flushed): these are copy costs.
@@ -100,6 +102,9 @@ try {
 		}
 		const upDirect = [];
 		const downDirect = [];
+		const nullVia = [];
+		const nullDirect = [];
+		const cpDisk = [];
 		for (let i = 0; i < reps && !inProcess; i++) {
 			// The same curl straight to the agent at the sandbox's address: warrend's share.
 			let t0 = now();
@@ -123,6 +128,19 @@ try {
 			execFileSync('cp', [src, dst]);
 			cp.push(size / 1e6 / secs(t0));
 			fs.rmSync(dst, { force: true });
+			// The transfer alone, without the host disk: downloads to /dev/null.
+			t0 = now();
+			curl([...hdr, '-o', '/dev/null', `${base}?path=/home/user/bench.bin`]);
+			nullVia.push(size / 1e6 / secs(t0));
+			t0 = now();
+			curl(['-o', '/dev/null', `${direct}?path=/home/user/bench.bin`]);
+			nullDirect.push(size / 1e6 / secs(t0));
+			// The uploads' ceiling: cp onto the sandbox's own disk (ext4 on a loop device).
+			const onDisk = path.join(w.stateDir, 'sandboxes', sbx.sandboxId, 'disk', 'bench-ceiling.bin');
+			t0 = now();
+			execFileSync('cp', [src, onDisk]);
+			cpDisk.push(size / 1e6 / secs(t0));
+			fs.rmSync(onDisk, { force: true });
 		}
 		if (fs.statSync(src).size !== size) throw new Error('source changed');
 		const how = inProcess ? ['HTTP', 'HTTP', 'copyFileSync'] : ['curl -T', 'curl -o', 'cp'];
@@ -131,6 +149,9 @@ try {
 		if (!inProcess) {
 			row(`upload ${label} (curl -T, direct to the agent)`, reps, median(upDirect), NaN, 'MB/s');
 			row(`download ${label} (curl -o, direct to the agent)`, reps, median(downDirect), NaN, 'MB/s');
+			row(`download ${label} to /dev/null (curl via warrend)`, reps, median(nullVia), NaN, 'MB/s');
+			row(`download ${label} to /dev/null (curl direct)`, reps, median(nullDirect), NaN, 'MB/s');
+			row(`cp ${label} onto the sandbox's disk (upload ceiling)`, reps, median(cpDisk), NaN, 'MB/s');
 		}
 		row(`${how[2]} ${label} (same host disk, ceiling)`, reps, median(cp), NaN, 'MB/s');
 		fs.rmSync(src, { force: true });
