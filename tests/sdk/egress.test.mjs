@@ -4,11 +4,11 @@
 // 198.18.<random>.0/24 test net (host .1, namespace .2 and .3) with an HTTP server on both
 // namespace addresses. Nothing goes anywhere else. Everything is removed in after().
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 
+import { startServerNs, tryIp } from './helpers/netns.mjs';
 import { request } from './helpers/raw.mjs';
 import { probeConnect } from './helpers/sandbox.mjs';
 import { startWarrend, waitFor } from './helpers/warrend.mjs';
@@ -28,19 +28,8 @@ const TA = `${A}:${PORT}`;
 const TB = `${B}:${PORT}`;
 
 let w, Sandbox;
-let server = null;
-let serverLog = '';
+let outside = null;
 const made = [];
-
-function ip(...args) {
-	const r = spawnSync('ip', args, { encoding: 'utf8' });
-	if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-	return r.stdout;
-}
-
-function tryIp(...args) {
-	spawnSync('ip', args, { stdio: 'ignore' });
-}
 
 function nft(...args) {
 	return spawnSync('nft', args, { encoding: 'utf8' });
@@ -54,61 +43,25 @@ function removeStale() {
 	for (const m of nss.matchAll(/^(\S+)/gm)) if (m[1].startsWith(PREFIX + 'ns')) tryIp('netns', 'del', m[1]);
 }
 
-function tcpOpen(host, port, timeoutMs = 500) {
-	return new Promise((resolve) => {
-		const s = net.connect({ host, port });
-		const t = setTimeout(() => {
-			s.destroy();
-			resolve(false);
-		}, timeoutMs);
-		s.on('connect', () => {
-			clearTimeout(t);
-			s.destroy();
-			resolve(true);
-		});
-		s.on('error', () => {
-			clearTimeout(t);
-			resolve(false);
-		});
-	});
-}
-
 before(async () => {
 	removeStale();
-	ip('netns', 'add', NS);
-	ip('link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS);
-	ip('link', 'set', VETH_NS, 'netns', NS);
-	ip('addr', 'add', `${HOST_IP}/24`, 'dev', VETH_HOST);
-	ip('link', 'set', VETH_HOST, 'up');
-	ip('-n', NS, 'addr', 'add', `${A}/24`, 'dev', VETH_NS);
-	ip('-n', NS, 'addr', 'add', `${B}/24`, 'dev', VETH_NS);
-	ip('-n', NS, 'link', 'set', VETH_NS, 'up');
-	ip('-n', NS, 'link', 'set', 'lo', 'up');
-	assert.match(ip('-4', 'route', 'get', A), new RegExp(`dev ${VETH_HOST}\\b`));
-	server = spawn('ip', ['netns', 'exec', NS, 'python3', '-m', 'http.server', '--bind', '0.0.0.0', String(PORT)], {
+	outside = await startServerNs({
+		ns: NS,
+		vethHost: VETH_HOST,
+		vethNs: VETH_NS,
+		hostCidr: `${HOST_IP}/24`,
+		nsCidrs: [`${A}/24`, `${B}/24`],
+		bind: '0.0.0.0',
+		port: PORT,
 		cwd: '/usr/share/doc',
-		stdio: ['ignore', 'pipe', 'pipe'],
 	});
-	server.stdout.on('data', (d) => (serverLog += d));
-	server.stderr.on('data', (d) => (serverLog += d));
-	const up = await waitFor(async () => (await tcpOpen(A, PORT)) && (await tcpOpen(B, PORT)), { timeoutMs: 15000 });
-	assert.ok(up, `the test's HTTP server in ${NS} did not come up: ${serverLog}`);
-
 	w = await startWarrend();
 	({ Sandbox } = await import('e2b'));
 });
 
 after(async () => {
 	for (const s of made) await s.kill().catch(() => {});
-	if (server && server.exitCode === null && server.signalCode === null) {
-		const gone = new Promise((r) => server.on('exit', r));
-		server.kill('SIGTERM');
-		const t = setTimeout(() => server.kill('SIGKILL'), 3000);
-		await gone;
-		clearTimeout(t);
-	}
-	tryIp('netns', 'del', NS);
-	tryIp('link', 'del', VETH_HOST);
+	await outside?.stop();
 	await w?.stop();
 });
 

@@ -2,7 +2,7 @@
 // to the host on 10.209.77.0/30 (host 10.209.77.1, namespace 10.209.77.2) and an HTTP server inside
 // it. No packet goes anywhere but to namespaces made here. Everything is removed in after().
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { startServerNs, tcpOpen, tryIp } from './helpers/netns.mjs';
 import { freePort, startWarrend, waitFor } from './helpers/warrend.mjs';
 import { probeConnect, py, sandboxAddrs } from './helpers/sandbox.mjs';
 
@@ -23,21 +24,11 @@ const VETH_HOST = `${PREFIX}h${hex}`;
 const VETH_NS = `${PREFIX}n${hex}`;
 
 let w, Sandbox;
-let server = null;
-let serverLog = '';
+let outside = null;
 let wwwDir = null;
 const token = crypto.randomBytes(8).toString('hex');
 const made = [];
-
-function ip(...args) {
-	const r = spawnSync('ip', args, { encoding: 'utf8' });
-	if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-	return r.stdout;
-}
-
-function tryIp(...args) {
-	spawnSync('ip', args, { stdio: 'ignore' });
-}
+const serverLog = () => outside?.log() ?? '';
 
 // Links of an earlier, crashed run of this file that still hold our /30 (only ours, by prefix).
 function removeStale() {
@@ -47,64 +38,27 @@ function removeStale() {
 	for (const m of nss.matchAll(/^(\S+)/gm)) if (m[1].startsWith(PREFIX + 'ns')) tryIp('netns', 'del', m[1]);
 }
 
-function tcpOpen(host, port, timeoutMs = 500) {
-	return new Promise((resolve) => {
-		const s = net.connect({ host, port });
-		const t = setTimeout(() => {
-			s.destroy();
-			resolve(false);
-		}, timeoutMs);
-		s.on('connect', () => {
-			clearTimeout(t);
-			s.destroy();
-			resolve(true);
-		});
-		s.on('error', () => {
-			clearTimeout(t);
-			resolve(false);
-		});
-	});
-}
-
 before(async () => {
 	removeStale();
-	ip('netns', 'add', NS);
-	ip('link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS);
-	ip('link', 'set', VETH_NS, 'netns', NS);
-	ip('addr', 'add', `${HOST_IP}/30`, 'dev', VETH_HOST);
-	ip('link', 'set', VETH_HOST, 'up');
-	ip('-n', NS, 'addr', 'add', `${NET_IP}/30`, 'dev', VETH_NS);
-	ip('-n', NS, 'link', 'set', VETH_NS, 'up');
-	ip('-n', NS, 'link', 'set', 'lo', 'up');
-	// The host reaches the namespace over its connected route; make sure it is there.
-	assert.match(ip('-4', 'route', 'get', NET_IP), new RegExp(`dev ${VETH_HOST}\\b`));
-
 	wwwDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-test-www-'));
 	fs.writeFileSync(path.join(wwwDir, 'probe'), `internet-${token}\n`);
-	server = spawn('ip', ['netns', 'exec', NS, 'python3', '-m', 'http.server', '--bind', NET_IP, String(NET_PORT)], {
+	outside = await startServerNs({
+		ns: NS,
+		vethHost: VETH_HOST,
+		vethNs: VETH_NS,
+		hostCidr: `${HOST_IP}/30`,
+		nsCidrs: [`${NET_IP}/30`],
+		bind: NET_IP,
+		port: NET_PORT,
 		cwd: wwwDir,
-		stdio: ['ignore', 'pipe', 'pipe'],
 	});
-	server.stdout.on('data', (d) => (serverLog += d));
-	server.stderr.on('data', (d) => (serverLog += d));
-	const up = await waitFor(() => tcpOpen(NET_IP, NET_PORT), { timeoutMs: 15000 });
-	assert.ok(up, `the test's HTTP server in ${NS} did not come up: ${serverLog}`);
-
 	w = await startWarrend();
 	({ Sandbox } = await import('e2b'));
 });
 
 after(async () => {
 	for (const s of made) await s.kill().catch(() => {});
-	if (server && server.exitCode === null && server.signalCode === null) {
-		const gone = new Promise((r) => server.on('exit', r));
-		server.kill('SIGTERM');
-		const t = setTimeout(() => server.kill('SIGKILL'), 3000);
-		await gone;
-		clearTimeout(t);
-	}
-	tryIp('netns', 'del', NS);
-	tryIp('link', 'del', VETH_HOST);
+	await outside?.stop();
 	if (wwwDir) fs.rmSync(wwwDir, { recursive: true, force: true });
 	await w?.stop();
 });
@@ -154,13 +108,13 @@ test('allowInternetAccess true reaches the outside, false does not', async () =>
 	const okPath2 = `probe?open2-${token}`;
 	const d = await fetchFrom(open, okPath2);
 	assert.ok(d.ok, `second fetch from the open sandbox: ${JSON.stringify(d)}`);
-	const seen = await waitFor(() => serverLog.includes(`open2-${token}`), { timeoutMs: 5000 });
-	assert.ok(seen, `server log: ${serverLog}`);
-	assert.ok(serverLog.includes(`open1-${token}`), `server log: ${serverLog}`);
-	assert.ok(!serverLog.includes(`closed-${token}`), `the closed sandbox's request reached the server: ${serverLog}`);
+	const seen = await waitFor(() => serverLog().includes(`open2-${token}`), { timeoutMs: 5000 });
+	assert.ok(seen, `server log: ${serverLog()}`);
+	assert.ok(serverLog().includes(`open1-${token}`), `server log: ${serverLog()}`);
+	assert.ok(!serverLog().includes(`closed-${token}`), `the closed sandbox's request reached the server: ${serverLog()}`);
 	// Seen from outside, the open sandbox's traffic comes from the host (masqueraded), not from
 	// the sandbox subnet.
-	const line = serverLog.split('\n').find((l) => l.includes(`open1-${token}`));
+	const line = serverLog().split('\n').find((l) => l.includes(`open1-${token}`));
 	assert.ok(line.startsWith(HOST_IP + ' '), `server log line: ${line}`);
 });
 
