@@ -12,30 +12,11 @@ import { pathToFileURL } from 'node:url';
 
 import { REPO, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
 
+import { ms, now, report } from './report.mjs';
+
 const N_IDLE = Number(process.env.WARREN_BENCH_PAUSE_N || 30);
 const N_BIG = Number(process.env.WARREN_BENCH_PAUSE_N || 10);
-const rows = [];
-const now = () => process.hrtime.bigint();
-const ms = (t0) => Number(now() - t0) / 1e6;
-
-function stats(name, xs, unit = 'ms') {
-	const s = [...xs].sort((a, b) => a - b);
-	const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-	const row = { name, n: s.length, median: q(0.5), p99: q(0.99), min: s[0], max: s[s.length - 1], unit };
-	rows.push(row);
-	console.error(`  ${name}: median ${row.median.toFixed(1)} ${unit}, p99 ${row.p99.toFixed(1)} ${unit} (n=${row.n})`);
-}
-
-function printTable() {
-	const w = Math.max(...rows.map((r) => r.name.length), 10);
-	const f = (v) => (Number.isNaN(v) ? '-' : v.toFixed(1));
-	console.log(`${'pause/resume benchmark'.padEnd(w)}  ${'n'.padStart(5)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}  ${'max'.padStart(9)}  unit`);
-	console.log('-'.repeat(w + 55));
-	for (const r of rows)
-		console.log(
-			`${r.name.padEnd(w)}  ${String(r.n).padStart(5)}  ${f(r.median).padStart(9)}  ${f(r.p99).padStart(9)}  ${f(r.min).padStart(9)}  ${f(r.max).padStart(9)}  ${r.unit}`,
-		);
-}
+const { stats, note, print: printTable } = report('pause/resume benchmark', 1);
 
 function dirBytes(d) {
 	let n = 0;
@@ -77,8 +58,7 @@ async function cycle(w, Sandbox, sbx, label, n) {
 	stats(`${label}: pause`, pause);
 	stats(`${label}: resume (connect 201)`, resume);
 	stats(`${label}: resume + first command`, first);
-	console.error(`  ${label}: checkpoint size ${(bytes / 1048576).toFixed(1)} MiB`);
-	rows.push({ name: `${label}: checkpoint size`, n: 1, median: bytes / 1048576, p99: NaN, min: NaN, max: NaN, unit: 'MiB' });
+	note(`${label}: checkpoint size`, bytes / 1048576, 'MiB');
 }
 
 const w = await startWarrend({ env: { WARREN_POOL_SIZE: '0' } });

@@ -11,36 +11,11 @@ import { pathToFileURL } from 'node:url';
 import { REPO, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
 import { envelope } from '../tests/sdk/helpers/raw.mjs';
 
+import { ms, now, report } from './report.mjs';
+
 const N = Number(process.env.WARREN_BENCH_N || 100);
 const MB = Number(process.env.WARREN_BENCH_PTY_MB || 200);
-const rows = [];
-const now = () => process.hrtime.bigint();
-const ms = (t0) => Number(now() - t0) / 1e6;
-
-function stats(name, xs, unit = 'ms') {
-	const s = [...xs].sort((a, b) => a - b);
-	const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-	const row = { name, n: s.length, median: q(0.5), p99: q(0.99), min: s[0], max: s[s.length - 1], unit };
-	rows.push(row);
-	console.error(`  ${name}: median ${row.median.toFixed(3)} ${unit}, p99 ${row.p99.toFixed(3)} ${unit} (n=${row.n})`);
-}
-
-function note(name, value, unit) {
-	rows.push({ name, n: 1, median: value, p99: NaN, min: value, max: value, unit });
-	console.error(`  ${name}: ${value.toFixed(1)} ${unit}`);
-}
-
-function printTable() {
-	const w = Math.max(...rows.map((r) => r.name.length), 10);
-	const f = (v) => (Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(3));
-	console.log(`${'pty benchmark'.padEnd(w)}  ${'n'.padStart(5)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}  ${'max'.padStart(9)}  unit`);
-	console.log('-'.repeat(w + 55));
-	for (const r of rows) {
-		console.log(
-			`${r.name.padEnd(w)}  ${String(r.n).padStart(5)}  ${f(r.median).padStart(9)}  ${f(r.p99).padStart(9)}  ${f(r.min).padStart(9)}  ${f(r.max).padStart(9)}  ${r.unit}`,
-		);
-	}
-}
+const { stats, note, print: printTable } = report('pty benchmark', 3);
 
 // Resolves when output satisfies pred; a single waiter at a time.
 function outputWaiter() {

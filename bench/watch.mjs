@@ -9,26 +9,11 @@ import { pathToFileURL } from 'node:url';
 
 import { REPO, startWarrend } from '../tests/sdk/helpers/warrend.mjs';
 
+import { report } from './report.mjs';
+
 const N = Number(process.env.WARREN_BENCH_N || 200);
-const rows = [];
+const { stats, print: printTable } = report('watch benchmark', 3);
 const wallMs = () => performance.timeOrigin + performance.now();
-
-function stats(name, xs, unit = 'ms') {
-	const s = [...xs].sort((a, b) => a - b);
-	const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-	const row = { name, n: s.length, median: q(0.5), p99: q(0.99), min: s[0], max: s[s.length - 1], unit };
-	rows.push(row);
-	console.error(`  ${name}: median ${row.median.toFixed(3)} ${unit}, p99 ${row.p99.toFixed(3)} ${unit} (n=${row.n})`);
-}
-
-function printTable() {
-	const w = Math.max(...rows.map((r) => r.name.length), 10);
-	const f = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(3));
-	console.log(`${'watch benchmark'.padEnd(w)}  ${'n'.padStart(5)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}  ${'max'.padStart(9)}  unit`);
-	console.log('-'.repeat(w + 55));
-	for (const r of rows)
-		console.log(`${r.name.padEnd(w)}  ${String(r.n).padStart(5)}  ${f(r.median).padStart(9)}  ${f(r.p99).padStart(9)}  ${f(r.min).padStart(9)}  ${f(r.max).padStart(9)}  ${r.unit}`);
-}
 
 // Files created 10 ms apart, named f-<ns since the epoch> (taken just before the create).
 const WRITER = (n, dir) => `
