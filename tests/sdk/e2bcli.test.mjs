@@ -1,8 +1,9 @@
 // The official E2B CLI (npm @e2b/cli, pinned in package-lock.json) against warrend, unchanged,
 // pointed at it by E2B_API_URL / E2B_SANDBOX_URL / E2B_API_KEY like the SDK: list (table, JSON,
-// state and metadata filters), info, logs, metrics, exec, pause, resume and kill.
+// state and metadata filters), info, logs, metrics, exec, pause, resume, kill, and create (a
+// terminal, driven inside tmux).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,4 +154,29 @@ test('an unknown sandbox is an error, not a crash', async () => {
 	assert.match(k.err, /Sandbox nosuchsandbox0000000 wasn't found/);
 	const list = await listJson();
 	assert.ok(Array.isArray(list));
+});
+
+// `e2b sandbox create` opens a terminal in a new sandbox (inside tmux, as a person would type).
+test('sandbox create: a terminal in a new sandbox, which goes when the shell exits', { skip: !spawnSync('tmux', ['-V']).stdout }, async () => {
+	const session = `e2bcli-${process.pid}`;
+	const done = path.join(home, 'create.rc');
+	const env = ['HOME', 'E2B_API_URL', 'E2B_SANDBOX_URL', 'E2B_API_KEY'].map((k) => `${k}='${k === 'HOME' ? home : process.env[k]}'`).join(' ');
+	const tmux = (...a) => execFileSync('tmux', a, { encoding: 'utf8' });
+	const screen = () => tmux('capture-pane', '-p', '-t', session);
+	tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env ${env} NO_COLOR=1 ${CLI} sandbox create base; echo $? > ${done}; sleep 60`);
+	try {
+		const prompt = await waitFor(() => /user@([a-z0-9]{20}):~\$/.exec(screen()), { timeoutMs: 30_000 });
+		assert.ok(prompt, `no prompt: ${screen()}`);
+		const id = prompt[1];
+		assert.equal((await listJson()).find((x) => x.sandboxId === id)?.state, 'running');
+		tmux('send-keys', '-t', session, 'echo $((6 * 7))-$(id -un)', 'Enter');
+		assert.ok(await waitFor(() => screen().includes('42-user')), `no output: ${screen()}`);
+		tmux('send-keys', '-t', session, 'exit', 'Enter');
+		assert.ok(await waitFor(() => fs.existsSync(done), { timeoutMs: 30_000 }), `the CLI did not end: ${screen()}`);
+		assert.equal(fs.readFileSync(done, 'utf8').trim(), '0');
+		const gone = await waitFor(async () => !(await listJson()).some((x) => x.sandboxId === id), { timeoutMs: 15_000 });
+		assert.ok(gone, 'the sandbox outlived its terminal');
+	} finally {
+		spawnSync('tmux', ['kill-session', '-t', session]);
+	}
 });
