@@ -116,6 +116,66 @@ static int unsupported(json_t *obj, const char *name, struct warren_error *err)
 	return err_set(err, EINVAL, "field 'network.%s' is not supported by this server", name);
 }
 
+#define PORT_VAR "${PORT}"
+
+/* maskRequestHost: a host[:port] (names, IPv4, [IPv6]) in which ${PORT} may stand anywhere.
+ * Nothing else, so that it is always one clean header value. */
+static int parse_mask_host(json_t *obj, char *out, struct warren_error *err)
+{
+	json_t *v = json_object_get(obj, "maskRequestHost");
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	out[0] = '\0';
+	if (!v || json_is_null(v) || (s && n == 0))
+		return 0;
+	if (!s || strlen(s) != n)
+		return err_set(err, EINVAL, "field 'network.maskRequestHost' must be a string");
+	if (n > API_MASK_HOST_MAX)
+		return err_set(err, EINVAL,
+		               "field 'network.maskRequestHost' is longer than %d bytes",
+		               API_MASK_HOST_MAX);
+	for (const char *p = s; *p;) {
+		if (strncmp(p, PORT_VAR, strlen(PORT_VAR)) == 0) {
+			p += strlen(PORT_VAR);
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
+			return err_set(
+			    err, EINVAL,
+			    "field 'network.maskRequestHost' must be a host[:port], e.g. "
+			    "\"localhost:${PORT}\" (letters, digits, '.', '-', ':', '[', ']' "
+			    "and ${PORT})");
+		p++;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+bool api_network_mask_host(const struct api_network *n, uint16_t port, char *out, size_t size)
+{
+	size_t off = 0;
+
+	if (!n || !n->mask_host[0] || size == 0)
+		return false;
+	for (const char *p = n->mask_host; *p;) {
+		int k;
+
+		if (strncmp(p, PORT_VAR, strlen(PORT_VAR)) == 0) {
+			k = snprintf(out + off, size - off, "%u", (unsigned)port);
+			p += strlen(PORT_VAR);
+		} else {
+			k = snprintf(out + off, size - off, "%c", *p);
+			p++;
+		}
+		if (k < 0 || (size_t)k >= size - off)
+			return false;
+		off += (size_t)k;
+	}
+	return true;
+}
+
 int api_network_parse(json_t *obj, bool update, struct api_network *ret, struct warren_error *err)
 {
 	struct api_network *n;
@@ -134,7 +194,7 @@ int api_network_parse(json_t *obj, bool update, struct api_network *ret, struct 
 	    (r = unsupported(obj, "rules", err)) < 0)
 		goto out;
 	if (!update) {
-		if ((r = unsupported(obj, "maskRequestHost", err)) < 0 ||
+		if ((r = parse_mask_host(obj, n->mask_host, err)) < 0 ||
 		    (r = unsupported(obj, "httpsPorts", err)) < 0)
 			goto out;
 		v = json_object_get(obj, "allowPublicTraffic");
@@ -201,7 +261,14 @@ static json_t *cidr_array(const struct api_cidr *v, size_t n)
 
 json_t *api_network_json(const struct api_network *n)
 {
-	return json_pack("{s:o*, s:o*, s:b}", "allowOut", cidr_array(n->allow, n->n_allow),
-	                 "denyOut", cidr_array(n->deny, n->n_deny), "allowPublicTraffic",
-	                 !n->private_traffic);
+	json_t *o =
+	    json_pack("{s:o*, s:o*, s:b}", "allowOut", cidr_array(n->allow, n->n_allow), "denyOut",
+	              cidr_array(n->deny, n->n_deny), "allowPublicTraffic", !n->private_traffic);
+
+	if (o && n->mask_host[0] &&
+	    json_object_set_new(o, "maskRequestHost", json_string(n->mask_host)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
+	proxy_set_host_mask(d.proxy, registry_mask_host, d.reg);
 	proxy_set_signed_lookup(d.proxy, registry_find_signed, d.reg);
 	api = (struct api){
 	    .reg = d.reg,

@@ -19,6 +19,8 @@
 #define PROXY_DEFAULT_PORT 49983
 #define PROXY_CONNECT_TIMEOUT_MS 2000
 
+#define PROXY_HOST_MAX 256 /* a masked Host, with the NUL */
+
 struct proxy {
 	proxy_resolve_fn resolve;
 	void *ud;
@@ -27,6 +29,8 @@ struct proxy {
 	void *traffic_ud;
 	proxy_find_signed_fn find_signed;
 	void *signed_ud;
+	proxy_mask_host_fn mask_host;
+	void *mask_ud;
 };
 
 /* The backend socket kept for one client connection (http_conn user data). */
@@ -58,6 +62,12 @@ struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain)
 		}
 	}
 	return p;
+}
+
+void proxy_set_host_mask(struct proxy *p, proxy_mask_host_fn mask, void *ud)
+{
+	p->mask_host = mask;
+	p->mask_ud = ud;
 }
 
 void proxy_set_traffic_check(struct proxy *p,
@@ -348,7 +358,22 @@ void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req
 		snprintf(b->id, sizeof(b->id), "%s", id);
 	}
 
+	/* maskRequestHost: the sandbox gets its own Host, for this request only. */
+	char masked[PROXY_HOST_MAX];
+	struct http_header *host = NULL;
+	char *client_host = NULL;
+	if (p->mask_host && p->mask_host(p->mask_ud, id, port, masked, sizeof(masked))) {
+		for (size_t i = 0; i < req->n_headers && !host; i++)
+			if (strcasecmp(req->headers[i].name, "Host") == 0)
+				host = &req->headers[i];
+		if (host) {
+			client_host = host->value;
+			host->value = masked;
+		}
+	}
 	r = http_forward(c, req, b->fd, NULL);
+	if (host)
+		host->value = client_host;
 	if (r != 1) {
 		close(b->fd);
 		b->fd = -1;

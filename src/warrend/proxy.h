@@ -50,6 +50,15 @@ typedef int (*proxy_find_signed_fn)(void *ud, const char *signature, const char 
                                     char ret_id[65]);
 void proxy_set_signed_lookup(struct proxy *p, proxy_find_signed_fn find, void *ud);
 
+/*
+ * Sandboxes created with network.maskRequestHost get their requests with that Host instead of
+ * the client's: mask(ud, id, port, out, size) writes it and returns true, or returns false to
+ * keep the client's. Every port, the agent's included ("all sandbox requests").
+ */
+typedef bool (*proxy_mask_host_fn)(void *ud, const char *sandbox_id, uint16_t port, char *out,
+                                   size_t size);
+void proxy_set_host_mask(struct proxy *p, proxy_mask_host_fn mask, void *ud);
+
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
 

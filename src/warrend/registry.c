@@ -1051,8 +1051,10 @@ int registry_update_network(struct registry *reg, const char *id, const struct a
 		goto out;
 	}
 	slot = e->slot;
-	/* The traffic setting is the create's: an update does not carry it. */
+	/* The traffic and Host settings are the create's: an update does not carry them. */
 	copy->private_traffic = e->network && e->network->private_traffic;
+	memcpy(copy->mask_host, e->network ? e->network->mask_host : "",
+	       e->network ? sizeof(copy->mask_host) : 1);
 	pthread_mutex_unlock(&reg->lock);
 
 	r = reg->cfg.egress(reg->cfg.egress_ud, slot, n->allow_internet, copy, err);
@@ -1113,6 +1115,20 @@ int registry_find_signed(void *ud, const char *signature, const char *expiration
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return r;
+}
+
+bool registry_mask_host(void *ud, const char *sandbox_id, uint16_t port, char *out, size_t size)
+{
+	struct registry *reg = ud;
+	struct sbx *e;
+	bool set = false;
+
+	pthread_mutex_lock(&reg->lock);
+	e = find_locked(reg, sandbox_id);
+	if (e && e->state == SBX_RUNNING)
+		set = api_network_mask_host(e->network, port, out, size);
+	pthread_mutex_unlock(&reg->lock);
+	return set;
 }
 
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr)

@@ -153,7 +153,7 @@ bool registry_timeout_pause(struct registry *reg, const char *id);
 
 /*
  * Replaces a running sandbox's egress rules and internet access (PUT /network; the
- * allowPublicTraffic setting is kept). 0, -ENOENT, or -errno with err filled.
+ * allowPublicTraffic and maskRequestHost settings are kept). 0, -ENOENT, or -errno with err filled.
  */
 int registry_update_network(struct registry *reg, const char *id, const struct api_network *n,
                             struct warren_error *err);
@@ -168,6 +168,10 @@ bool registry_traffic_ok(void *ud, const char *sandbox_id, const char *token);
  */
 int registry_find_signed(void *ud, const char *signature, const char *expiration, const char *path,
                          const char *op, const char *user, char ret_id[API_SBX_ID_MAX + 1]);
+
+/* The Host that requests to `port` of a running sandbox carry in (its maskRequestHost, with
+ * ${PORT} filled in): true with out written, false when it has none (or is not running). */
+bool registry_mask_host(void *ud, const char *sandbox_id, uint16_t port, char *out, size_t size);
 
 /* proxy_resolve_fn: ud is the registry. */
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr);

@@ -131,7 +131,8 @@ test('bad rules are answered 400 with a clear message; unknown sandbox 404', asy
 		[{ denyOut: ['10.0.0.0/33'] }, /not an IPv4 address or CIDR/],
 		[{ denyOut: ['10.0.0'] }, /not an IPv4 address or CIDR/],
 		[{ denyOut: 'x' }, /must be an array/],
-		[{ maskRequestHost: 'localhost:${PORT}' }, /maskRequestHost' is not supported/],
+		[{ maskRequestHost: 'a b' }, /maskRequestHost' must be a host\[:port\]/],
+		[{ httpsPorts: [443] }, /httpsPorts' is not supported/],
 		[{ egressProxy: { address: 'proxy:1080' } }, /egressProxy' is not supported/],
 	];
 	for (const [network, re] of cases) {

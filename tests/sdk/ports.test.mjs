@@ -309,3 +309,51 @@ test('the routing headers beat Host, and a killed sandbox answers 502 by Host', 
 	const gone = await get(8000, '/', { agent: false, host: `8000-${other.sandboxId}.${DOMAIN}` });
 	assert.equal(gone.status, 502);
 });
+
+// network.maskRequestHost: the server inside sees that Host (with ${PORT} filled in) instead of the
+// client's, by Host routing and by the SDK's headers alike; getInfo shows it; a bad one is a 400.
+test('maskRequestHost: servers inside see the masked Host; getInfo shows it; bad masks are refused', async () => {
+	const masked = await Sandbox.create({ timeoutMs: 120_000, network: { maskRequestHost: 'localhost:${PORT}' } });
+	made.push(masked);
+	await masked.commands.run(`cat > /tmp/srv.py <<'EOF'\n${SERVER}\nEOF`);
+	await masked.commands.run('exec python3 /tmp/srv.py 8001', { background: true });
+	const host = `8001-${masked.sandboxId}.${DOMAIN}`;
+	const r = await waitFor(
+		async () => {
+			const x = await get(8001, '/echo', { agent: false, host }).catch(() => null);
+			return x && x.status === 200 ? x : null;
+		},
+		{ timeoutMs: 30000, intervalMs: 200 },
+	);
+	assert.ok(r, 'the server inside the masked sandbox did not come up');
+	assert.equal(r.body, 'GET /echo host=localhost:8001\n');
+	// The unmasked sandbox still sees the client's Host.
+	assert.equal((await get(8001, '/echo', { agent: false })).body, `GET /echo host=${hostFor(8001)}\n`);
+	// Routed by the SDK's headers instead of Host: masked all the same.
+	const u = new URL(w.apiUrl);
+	const viaHeaders = await new Promise((resolve, reject) => {
+		const req = http.request(
+			{ host: u.hostname, port: u.port, path: '/echo', agent: false, headers: { 'E2b-Sandbox-Id': masked.sandboxId, 'E2b-Sandbox-Port': '8001' } },
+			(res) => {
+				let b = '';
+				res.on('data', (c) => (b += c));
+				res.on('end', () => resolve(b));
+			},
+		);
+		req.on('error', reject);
+		req.end();
+	});
+	assert.equal(viaHeaders, 'GET /echo host=localhost:8001\n');
+	// The SDK's own requests to the agent are masked too; the agent does not mind.
+	assert.equal((await masked.commands.run('echo still-fine')).stdout, 'still-fine\n');
+	const info = await masked.getInfo();
+	assert.equal(info.network?.maskRequestHost, 'localhost:${PORT}');
+	// An egress update replaces the rules, not the mask (the update body has no such field).
+	await masked.updateNetwork({ denyOut: ['192.0.2.0/24'] });
+	assert.equal((await get(8001, '/echo', { agent: false, host })).body, 'GET /echo host=localhost:8001\n');
+
+	await assert.rejects(
+		Sandbox.create({ timeoutMs: 60_000, network: { maskRequestHost: 'evil\r\nX-Injected: 1' } }),
+		/maskRequestHost' must be a host\[:port\]/,
+	);
+});

@@ -113,12 +113,69 @@ static void test_create_errors(void **state)
 	expect_create_error("{\"denyOut\":[\"1.2.3.4/40\"]}", "not an IPv4 address or CIDR");
 	expect_create_error("{\"denyOut\":[\"1.2.3.4\\u0000\"]}", "malformed JSON");
 	expect_create_error("{\"allowPublicTraffic\":1}", "must be a boolean");
-	expect_create_error("{\"maskRequestHost\":\"x\"}",
-	                    "'network.maskRequestHost' is not supported");
+	expect_create_error("{\"maskRequestHost\":\"a\\r\\nX-Injected: 1\"}",
+	                    "'network.maskRequestHost' must be a host[:port]");
+	expect_create_error("{\"maskRequestHost\":\"a b\"}", "must be a host[:port]");
+	expect_create_error("{\"maskRequestHost\":\"${HOST}\"}", "must be a host[:port]");
+	expect_create_error("{\"maskRequestHost\":7}",
+	                    "'network.maskRequestHost' must be a string");
 	expect_create_error("{\"httpsPorts\":[443]}", "'network.httpsPorts' is not supported");
 	expect_create_error("{\"egressProxy\":{\"address\":\"p:1\"}}",
 	                    "egressProxy' is not supported");
 	expect_create_error("{\"rules\":{\"a.com\":[]}}", "'network.rules' is not supported");
+}
+
+/* maskRequestHost: kept, shown, and ${PORT} filled in for each request's port. */
+static void test_mask_host(void **state)
+{
+	struct api_create_req req;
+	struct warren_error err;
+	char host[64], big[400];
+
+	(void)state;
+	assert_int_equal(create("{\"templateID\":\"base\",\"network\":{\"maskRequestHost\":"
+	                        "\"localhost:${PORT}\"}}",
+	                        &req, &err),
+	                 0);
+	assert_non_null(req.network);
+	assert_string_equal(req.network->mask_host, "localhost:${PORT}");
+	assert_true(api_network_mask_host(req.network, 8080, host, sizeof(host)));
+	assert_string_equal(host, "localhost:8080");
+	assert_false(api_network_mask_host(req.network, 8080, host, 10)); /* does not fit */
+	json_t *j = api_network_json(req.network);
+	assert_string_equal(json_string_value(json_object_get(j, "maskRequestHost")),
+	                    "localhost:${PORT}");
+	/* What the store keeps reads back the same. */
+	struct api_network back;
+	assert_int_equal(api_network_parse(j, false, &back, &err), 0);
+	assert_string_equal(back.mask_host, "localhost:${PORT}");
+	json_decref(j);
+	api_create_req_release(&req);
+
+	assert_int_equal(create("{\"templateID\":\"base\",\"network\":{\"maskRequestHost\":"
+	                        "\"${PORT}-app.example.com:${PORT}\"}}",
+	                        &req, &err),
+	                 0);
+	assert_true(api_network_mask_host(req.network, 3000, host, sizeof(host)));
+	assert_string_equal(host, "3000-app.example.com:3000");
+	api_create_req_release(&req);
+
+	/* None given: no mask, and none in the JSON. */
+	assert_int_equal(create("{\"templateID\":\"base\",\"network\":{}}", &req, &err), 0);
+	assert_false(api_network_mask_host(req.network, 80, host, sizeof(host)));
+	j = api_network_json(req.network);
+	assert_null(json_object_get(j, "maskRequestHost"));
+	json_decref(j);
+	api_create_req_release(&req);
+
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	char body[600];
+	snprintf(body, sizeof(body),
+	         "{\"templateID\":\"base\",\"network\":{\"maskRequestHost\":\"%s\"}}", big);
+	assert_int_equal(create(body, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "longer than"));
+	api_create_req_release(&req);
 }
 
 static void test_too_many(void **state)
@@ -164,7 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cidr),          cmocka_unit_test(test_create_network),
 	    cmocka_unit_test(test_create_errors), cmocka_unit_test(test_too_many),
-	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_mask_host),     cmocka_unit_test(test_update),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
