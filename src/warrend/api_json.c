@@ -183,6 +183,15 @@ int api_parse_create(const char *body, size_t len, struct api_create_req *ret,
 	    (r = check_type(root, "iam", JSON_OBJECT, "an object", err)) < 0)
 		goto out;
 	req.auto_pause = json_is_true(field(root, "autoPause"));
+	v = field(root, "autoResume");
+	if (v) {
+		json_t *en = json_object_get(v, "enabled");
+		if (en && !json_is_null(en) && !json_is_boolean(en)) {
+			r = err_set(err, EINVAL, "field 'autoResume.enabled' must be a boolean");
+			goto out;
+		}
+		req.auto_resume = json_is_true(en);
+	}
 	/* A warren extension (the SDK never sends it): a sandbox with a smaller disk. */
 	v = field(root, "diskSizeMB");
 	if (v) {

@@ -35,6 +35,7 @@ struct api_create_req {
 	int timeout_s;
 	bool allow_internet;
 	bool auto_pause;     /* autoPause: pause instead of kill at the timeout */
+	bool auto_resume;    /* autoResume.enabled: traffic to it while paused resumes it */
 	unsigned disk_mb;    /* warren's extension diskSizeMB (MiB); 0: the template's size */
 	char *metadata_json; /* compact JSON object of strings, owned */
 	char *env_json;      /* compact JSON object of strings, owned */

@@ -69,7 +69,8 @@ static json_t *listed_json(const struct api *a, const struct registry_info *i, b
 			json_object_set_new(o, "network", api_network_json(i->network));
 		json_object_set_new(o, "lifecycle",
 		                    json_pack("{s:s, s:b}", "onTimeout",
-		                              i->auto_pause ? "pause" : "kill", "autoResume", 0));
+		                              i->auto_pause ? "pause" : "kill", "autoResume",
+		                              i->auto_resume));
 	}
 	return o;
 }

@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	}
 	proxy_set_traffic_check(d.proxy, registry_traffic_ok, d.reg);
 	proxy_set_host_mask(d.proxy, registry_mask_host, d.reg);
+	proxy_set_wake(d.proxy, registry_wake, d.reg);
 	proxy_set_signed_lookup(d.proxy, registry_find_signed, d.reg);
 	api = (struct api){
 	    .reg = d.reg,

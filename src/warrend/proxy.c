@@ -31,6 +31,8 @@ struct proxy {
 	void *signed_ud;
 	proxy_mask_host_fn mask_host;
 	void *mask_ud;
+	int (*wake)(void *ud, const char *sandbox_id);
+	void *wake_ud;
 };
 
 /* The backend socket kept for one client connection (http_conn user data). */
@@ -62,6 +64,12 @@ struct proxy *proxy_new(proxy_resolve_fn resolve, void *ud, const char *domain)
 		}
 	}
 	return p;
+}
+
+void proxy_set_wake(struct proxy *p, int (*wake)(void *ud, const char *sandbox_id), void *ud)
+{
+	p->wake = wake;
+	p->wake_ud = ud;
 }
 
 void proxy_set_host_mask(struct proxy *p, proxy_mask_host_fn mask, void *ud)
@@ -317,7 +325,8 @@ void proxy_handle(struct proxy *p, struct http_conn *c, struct http_request *req
 		port = PROXY_DEFAULT_PORT;
 	}
 
-	if (p->resolve(p->ud, id, &addr) < 0) {
+	if (p->resolve(p->ud, id, &addr) < 0 &&
+	    (!p->wake || p->wake(p->wake_ud, id) < 0 || p->resolve(p->ud, id, &addr) < 0)) {
 		reply_not_found(c, id);
 		return;
 	}

@@ -59,6 +59,12 @@ typedef bool (*proxy_mask_host_fn)(void *ud, const char *sandbox_id, uint16_t po
                                    size_t size);
 void proxy_set_host_mask(struct proxy *p, proxy_mask_host_fn mask, void *ud);
 
+/*
+ * A request for a sandbox that resolve() does not know as running: wake(ud, id) may resume it
+ * (autoResume) and returns 0 when it is running now, else <0 (the usual 502).
+ */
+void proxy_set_wake(struct proxy *p, int (*wake)(void *ud, const char *sandbox_id), void *ud);
+
 /* Does this request belong to the data plane? */
 bool proxy_wants(const struct proxy *p, const struct http_request *req);
 

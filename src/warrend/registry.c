@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -58,8 +59,10 @@ struct sbx {
 	bool allow_internet;
 	char *metadata_json;
 	char *env_json;
-	bool for_pool;   /* spawned for the pool (CREATING or POOLED until claimed) */
-	bool auto_pause; /* pause instead of kill at the deadline */
+	bool for_pool;        /* spawned for the pool (CREATING or POOLED until claimed) */
+	bool auto_pause;      /* pause instead of kill at the deadline */
+	bool auto_resume;     /* resumed by traffic while paused (registry_wake) */
+	int resume_timeout_s; /* the timeout of an auto-resume: the create's */
 	char envd_token[REGISTRY_TOKEN_MAX + 1];
 	char traffic_token[REGISTRY_TOKEN_MAX + 1];
 	struct api_network *network; /* NULL: none given */
@@ -167,6 +170,7 @@ static int fill_info(const struct sbx *e, struct registry_info *ret)
 	ret->addr = e->addr;
 	ret->paused = e->state == SBX_PAUSED || e->state == SBX_RESUMING;
 	ret->auto_pause = e->auto_pause;
+	ret->auto_resume = e->auto_resume;
 	snprintf(ret->envd_token, sizeof(ret->envd_token), "%s", e->envd_token);
 	snprintf(ret->traffic_token, sizeof(ret->traffic_token), "%s", e->traffic_token);
 	if (e->network) {
@@ -223,18 +227,20 @@ static void store_row(struct registry *reg, const struct sbx *e, const char *sta
 		log_sbx(LOG_WARN, e->id, "cannot record sandbox in the database");
 }
 
-/* The access data row: {"envdAccessToken", "trafficAccessToken", "network", "autoPause"},
- * when any is set. */
+/* The access data row: {"envdAccessToken", "trafficAccessToken", "network", "autoPause",
+ * "autoResume", "resumeTimeout"}, when any is set. */
 static void store_access(struct registry *reg, const struct sbx *e)
 {
 	json_t *o;
 	char *s = NULL;
 
-	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network && !e->auto_pause)
+	if (!e->envd_token[0] && !e->traffic_token[0] && !e->network && !e->auto_pause &&
+	    !e->auto_resume)
 		return;
-	o = json_pack("{s:s, s:s, s:o*, s:b}", "envdAccessToken", e->envd_token,
+	o = json_pack("{s:s, s:s, s:o*, s:b, s:b, s:i}", "envdAccessToken", e->envd_token,
 	              "trafficAccessToken", e->traffic_token, "network",
-	              e->network ? api_network_json(e->network) : NULL, "autoPause", e->auto_pause);
+	              e->network ? api_network_json(e->network) : NULL, "autoPause", e->auto_pause,
+	              "autoResume", e->auto_resume, "resumeTimeout", e->resume_timeout_s);
 	if (o)
 		s = json_dumps(o, JSON_COMPACT);
 	if (!s || store_access_put(reg->cfg.store, e->id, s) < 0)
@@ -261,6 +267,8 @@ static void load_access(struct registry *reg, struct sbx *e)
 	snprintf(e->traffic_token, sizeof(e->traffic_token), "%s",
 	         json_string_value(json_object_get(o, "trafficAccessToken")) ?: "");
 	e->auto_pause = json_is_true(json_object_get(o, "autoPause"));
+	e->auto_resume = json_is_true(json_object_get(o, "autoResume"));
+	e->resume_timeout_s = (int)json_integer_value(json_object_get(o, "resumeTimeout"));
 	net = json_object_get(o, "network");
 	if (json_is_object(net)) {
 		e->network = malloc(sizeof(*e->network));
@@ -652,6 +660,8 @@ static int spawn_entry(struct registry *reg, const struct api_create_req *req, b
 	e->disk_mb = !for_pool && req->disk_mb ? req->disk_mb : reg->cfg.disk_mb;
 	e->allow_internet = for_pool || req->allow_internet;
 	e->auto_pause = !for_pool && req->auto_pause;
+	e->auto_resume = !for_pool && req->auto_resume;
+	e->resume_timeout_s = req->timeout_s;
 	e->metadata_json = strdup(!for_pool && req->metadata_json ? req->metadata_json : "{}");
 	e->env_json = strdup(!for_pool && req->env_json ? req->env_json : "{}");
 	if (!e->metadata_json || !e->env_json) {
@@ -864,6 +874,8 @@ int registry_pool_activate(struct registry *reg, const char *id, const struct ap
 	e->metadata_json = meta;
 	e->env_json = env;
 	e->auto_pause = req->auto_pause;
+	e->auto_resume = req->auto_resume;
+	e->resume_timeout_s = req->timeout_s;
 	/* Its life as the client's sandbox starts now. */
 	e->started_ms = now_real_ms();
 	e->end_ms = e->started_ms + (int64_t)req->timeout_s * 1000;
@@ -1115,6 +1127,52 @@ int registry_find_signed(void *ud, const char *signature, const char *expiration
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return r;
+}
+
+#define WAKE_WAIT_MS 120000 /* a pause or resume under way: how long a request waits for it */
+#define WAKE_POLL_MS 10
+
+int registry_wake(void *ud, const char *sandbox_id)
+{
+	struct registry *reg = ud;
+	int64_t until = now_mono_us() / 1000 + WAKE_WAIT_MS;
+
+	for (;;) {
+		struct warren_error err = {0};
+		enum sbx_state st;
+		int timeout_s, r;
+
+		pthread_mutex_lock(&reg->lock);
+		struct sbx *e = find_locked(reg, sandbox_id);
+		if (!e || !e->auto_resume) {
+			pthread_mutex_unlock(&reg->lock);
+			return -ENOENT;
+		}
+		st = e->state;
+		timeout_s = e->resume_timeout_s > 0 ? e->resume_timeout_s : API_TIMEOUT_DEFAULT;
+		pthread_mutex_unlock(&reg->lock);
+		if (st == SBX_RUNNING)
+			return 0;
+		if (st == SBX_PAUSED) {
+			r = registry_resume(reg, sandbox_id, timeout_s, NULL, &err);
+			if (r >= 0) {
+				if (r == 1)
+					log_sbx(LOG_INFO, sandbox_id,
+					        "resumed by traffic (autoResume)");
+				return 0;
+			}
+			if (r != -EBUSY) {
+				log_sbx(LOG_WARN, sandbox_id, "autoResume failed: %s", err.msg);
+				return r == -ENOENT ? -ENOENT : -EIO;
+			}
+		} else if (st != SBX_PAUSING && st != SBX_RESUMING) {
+			return -ENOENT; /* being created, claimed or killed */
+		}
+		if (now_mono_us() / 1000 >= until)
+			return -EIO;
+		struct timespec ts = {0, WAKE_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 bool registry_mask_host(void *ud, const char *sandbox_id, uint16_t port, char *out, size_t size)

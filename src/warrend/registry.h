@@ -55,8 +55,9 @@ struct registry_info {
 	int64_t started_ms, end_ms;
 	bool allow_internet;
 	struct in_addr addr;
-	bool paused;     /* state "paused" */
-	bool auto_pause; /* lifecycle.onTimeout "pause" */
+	bool paused;      /* state "paused" */
+	bool auto_pause;  /* lifecycle.onTimeout "pause" */
+	bool auto_resume; /* lifecycle.autoResume: resumed by traffic while paused */
 	char *metadata_json;
 	char envd_token[REGISTRY_TOKEN_MAX + 1];    /* "" unless created secure */
 	char traffic_token[REGISTRY_TOKEN_MAX + 1]; /* "" unless allowPublicTraffic false */
@@ -172,6 +173,15 @@ int registry_find_signed(void *ud, const char *signature, const char *expiration
 /* The Host that requests to `port` of a running sandbox carry in (its maskRequestHost, with
  * ${PORT} filled in): true with out written, false when it has none (or is not running). */
 bool registry_mask_host(void *ud, const char *sandbox_id, uint16_t port, char *out, size_t size);
+
+/*
+ * The proxy's wake-up for a request to a sandbox that is not running: when it is paused (or
+ * being paused or resumed) and was created with autoResume, resumes it, waiting for a pause or
+ * resume under way to end first, with its creation timeout as the new one. 0 when it is
+ * running now; -ENOENT when it is unknown or has no autoResume; -EIO when the resume failed
+ * (it stays paused, and says why in the log).
+ */
+int registry_wake(void *ud, const char *sandbox_id);
 
 /* proxy_resolve_fn: ud is the registry. */
 int registry_resolve(void *ud, const char *sandbox_id, struct in_addr *ret_addr);

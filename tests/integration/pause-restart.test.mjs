@@ -41,8 +41,9 @@ async function startCounter(sbx) {
 test('kill -9 of warrend with a running and a paused sandbox: both are there after a restart', async () => {
 	const running = await Sandbox.create({ timeoutMs: 600_000 });
 	const paused = await Sandbox.create({ timeoutMs: 600_000 });
-	// autoPause is remembered across the restart: paused, not killed, at its timeout.
-	const auto = await Sandbox.create({ timeoutMs: 20_000, lifecycle: { onTimeout: 'pause' } });
+	// autoPause and autoResume are remembered across the restart: paused, not killed, at its
+	// timeout, and woken by traffic after it.
+	const auto = await Sandbox.create({ timeoutMs: 20_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
 	await auto.commands.run('echo auto > /home/user/a');
 	await paused.commands.run('echo disk > /home/user/d');
 	await startCounter(paused);
@@ -57,7 +58,7 @@ test('kill -9 of warrend with a running and a paused sandbox: both are there aft
 	assert.equal(st[paused.sandboxId], 'paused');
 	assert.equal((await running.commands.run('echo still')).stdout, 'still\n');
 	assert.equal(st[auto.sandboxId], 'running');
-	assert.equal((await Sandbox.getInfo(auto.sandboxId)).lifecycle?.onTimeout, 'pause');
+	assert.deepEqual((await Sandbox.getInfo(auto.sandboxId)).lifecycle, { onTimeout: 'pause', autoResume: true });
 
 	await Sandbox.connect(paused.sandboxId, { timeoutMs: 600_000 });
 	const v1 = await counter(paused);
@@ -73,8 +74,9 @@ test('kill -9 of warrend with a running and a paused sandbox: both are there aft
 		await waitFor(async () => (await states())[auto.sandboxId] === 'paused', { timeoutMs: 90_000, intervalMs: 500 }),
 		'the autoPause sandbox is paused at its timeout after the restart',
 	);
-	await Sandbox.connect(auto.sandboxId);
+	// No connect: the command's own request resumes it (autoResume).
 	assert.equal((await auto.commands.run('cat /home/user/a')).stdout, 'auto\n');
+	assert.equal((await states())[auto.sandboxId], 'running');
 	await running.kill();
 	await paused.kill();
 	await auto.kill();

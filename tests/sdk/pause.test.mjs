@@ -1,7 +1,7 @@
 // Pause and resume with memory (CRIU) through the SDK: a python counter keeps counting from
 // where it stood, pids inside stay the same, files, a shell variable in a PTY and in a
 // background bash survive, the PTY can be attached again; list by state, kill while paused,
-// autoPause at the timeout, and failures (a checkpoint or restore that fails inside criu) that
+// autoPause at the timeout, autoResume by traffic, and failures (a checkpoint or restore that fails inside criu) that
 // leave the sandbox as it was and say why. docs/PERSISTENCE.md.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -234,6 +234,46 @@ test('autoPause: at the timeout the sandbox is paused, not killed, and resumes w
 	assert.ok(paused, 'paused at the timeout');
 	await Sandbox.connect(sbx.sandboxId, { timeoutMs: 300_000 });
 	assert.equal((await sbx.commands.run('cat /home/user/a /tmp/t')).stdout, 'auto\n7\n');
+});
+
+test('autoResume: traffic to a paused sandbox resumes it, its port and its agent alike; concurrent requests all get through', async () => {
+	const sbx = await Sandbox.create({ timeoutMs: 300_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
+	made.push(sbx);
+	assert.deepEqual((await sbx.getInfo()).lifecycle, { onTimeout: 'pause', autoResume: true });
+	await sbx.commands.run('mkdir -p /home/user/www && echo woken > /home/user/www/f.txt');
+	await sbx.commands.run('cd /home/user/www && python3 -m http.server 8000 >/dev/null 2>&1', { background: true });
+	assert.ok(await waitFor(async () => (await viaPort(sbx.sandboxId, 8000, '/f.txt')).status === 200, { timeoutMs: 30_000 }));
+
+	// A port request wakes it.
+	assert.equal(await sbx.pause(), true);
+	assert.equal((await Sandbox.getInfo(sbx.sandboxId)).state, 'paused');
+	const r = await viaPort(sbx.sandboxId, 8000, '/f.txt');
+	assert.equal(r.status, 200, r.body);
+	assert.equal(r.body, 'woken\n');
+	const info = await Sandbox.getInfo(sbx.sandboxId);
+	assert.equal(info.state, 'running');
+	// Its timeout is the create's again (300 s), counted from the resume.
+	const left = info.endAt.getTime() - Date.now();
+	assert.ok(left > 250_000 && left <= 300_000, `endAt ${info.endAt.toISOString()}`);
+
+	// The SDK's own calls (the agent's port) wake it too, and several at once all get through.
+	assert.equal(await sbx.pause(), true);
+	const outs = await Promise.all([1, 2, 3, 4].map((i) => sbx.commands.run(`echo call-${i}; cat /home/user/www/f.txt`)));
+	assert.deepEqual(
+		outs.map((o) => o.stdout),
+		[1, 2, 3, 4].map((i) => `call-${i}\nwoken\n`),
+	);
+	assert.equal((await Sandbox.getInfo(sbx.sandboxId)).state, 'running');
+});
+
+test('without autoResume, traffic to a paused sandbox is a 502 and it stays paused', async () => {
+	const sbx = await Sandbox.create({ timeoutMs: 300_000, lifecycle: { onTimeout: 'pause' } });
+	made.push(sbx);
+	assert.equal((await sbx.getInfo()).lifecycle?.autoResume, false);
+	assert.equal(await sbx.pause(), true);
+	const r = await viaPort(sbx.sandboxId, 49983, '/health');
+	assert.equal(r.status, 502);
+	assert.equal((await Sandbox.getInfo(sbx.sandboxId)).state, 'paused');
 });
 
 test('the deprecated POST /sandboxes/{id}/resume resumes (201) and answers 409 when running', async () => {

@@ -78,8 +78,35 @@ static void test_create_invalid(void **state)
 	expect_create_error("{\"templateID\":\"base\",\"allow_internet_access\":1}",
 	                    "allow_internet_access");
 	expect_create_error("{\"templateID\":\"base\",\"autoPause\":\"no\"}", "autoPause");
+	expect_create_error("{\"templateID\":\"base\",\"autoResume\":true}", "autoResume");
+	expect_create_error("{\"templateID\":\"base\",\"autoResume\":{\"enabled\":1}}",
+	                    "'autoResume.enabled' must be a boolean");
 	expect_create_error("{\"templateID\":\"base\",\"network\":true}", "network");
 	expect_create_error("{\"templateID\":\"a\",\"templateID\":\"b\"}", "malformed JSON");
+}
+
+/* The SDK's lifecycle: {onTimeout: 'pause', autoResume} arrives as autoPause + autoResume. */
+static void test_create_lifecycle(void **state)
+{
+	struct api_create_req req = {0};
+	struct warren_error err;
+
+	(void)state;
+	assert_int_equal(create("{\"templateID\":\"base\"}", &req, &err), 0);
+	assert_false(req.auto_pause);
+	assert_false(req.auto_resume);
+	api_create_req_release(&req);
+	assert_int_equal(create("{\"templateID\":\"base\",\"autoPause\":true,\"autoResume\":{"
+	                        "\"enabled\":true}}",
+	                        &req, &err),
+	                 0);
+	assert_true(req.auto_pause);
+	assert_true(req.auto_resume);
+	api_create_req_release(&req);
+	assert_int_equal(
+	    create("{\"templateID\":\"base\",\"autoResume\":{\"enabled\":false}}", &req, &err), 0);
+	assert_false(req.auto_resume);
+	api_create_req_release(&req);
 }
 
 static void test_connect_and_timeout(void **state)
@@ -199,13 +226,10 @@ static void test_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_create_valid),
-	    cmocka_unit_test(test_create_invalid),
-	    cmocka_unit_test(test_connect_and_timeout),
-	    cmocka_unit_test(test_unescape_and_query),
-	    cmocka_unit_test(test_metadata_filter),
-	    cmocka_unit_test(test_time_and_ids),
-	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_create_valid),       cmocka_unit_test(test_create_invalid),
+	    cmocka_unit_test(test_create_lifecycle),   cmocka_unit_test(test_connect_and_timeout),
+	    cmocka_unit_test(test_unescape_and_query), cmocka_unit_test(test_metadata_filter),
+	    cmocka_unit_test(test_time_and_ids),       cmocka_unit_test(test_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
