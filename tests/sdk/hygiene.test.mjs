@@ -134,8 +134,14 @@ function snapshot() {
 		nft = '(none)';
 	}
 	return {
-		// Sandbox disks of other warren instances on this host (other suites) come and go.
-		mounts: mountinfo.filter((l) => !/\/sandboxes\/[a-z0-9]+\/disk$/.test(l.split(' ')[4]) || l.includes(w.stateDir)).length,
+		// Sandbox disks of other warren instances on this host (other suites) come and go, and so
+		// do named network namespaces (/run/netns, `ip netns add` of the network suites), which
+		// warrend never makes.
+		mounts: mountinfo.filter((l) => {
+			const point = l.split(' ')[4];
+			if (point === '/run/netns' || point.startsWith('/run/netns/')) return false;
+			return !/\/sandboxes\/[a-z0-9]+\/disk$/.test(point) || l.includes(w.stateDir);
+		}).length,
 		// Mount points only: mount ids and device numbers differ between sandboxes.
 		stateMounts: norm(mountinfo.map((l) => l.split(' ')[4]).filter((m) => m.includes(w.stateDir))),
 		stateLoops: norm(stateLoops()),
