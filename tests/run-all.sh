@@ -20,7 +20,9 @@ has() { case " $SUITES " in *" $1 "*) return 0;; esac; return 1; }
 if has unit; then
 	# Unit tests (cmocka, via meson).
 	out=$(meson test -C "$BUILD" --suite unit --print-errorlogs 2>&1); echo "$out" | tail -20
-	ok=$(echo "$out" | sed -nE 's/^Ok: +([0-9]+).*/\1/p'); ko=$(echo "$out" | sed -nE 's/^Fail: +([0-9]+).*/\1/p')
+	# A timed-out test, or one that passed where it should fail, is a failure too.
+	ok=$(echo "$out" | sed -nE 's/^Ok: +([0-9]+).*/\1/p')
+	ko=$(echo "$out" | sed -nE 's/^(Fail|Timeout|Unexpected Pass): +([0-9]+).*/\2/p' | awk '{s += $1} END {print NR ? s : ""}')
 	count "${ok:-0}" "${ko:-1}"
 fi
 

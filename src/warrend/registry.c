@@ -800,19 +800,30 @@ int registry_pool_spawn(struct registry *reg, const char *template_id, struct wa
 	return spawn_entry(reg, &req, true, NULL, err);
 }
 
-size_t registry_pool_count(struct registry *reg, const char *template_id)
+static size_t pool_count_in(struct registry *reg, const char *template_id, bool making)
 {
 	size_t n = 0;
 
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->n; i++) {
 		const struct sbx *e = reg->v[i];
-		if (e->for_pool && (e->state == SBX_CREATING || e->state == SBX_POOLED) &&
+		if (e->for_pool &&
+		    (e->state == SBX_POOLED || (making && e->state == SBX_CREATING)) &&
 		    strcmp(e->template_id, template_id) == 0)
 			n++;
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return n;
+}
+
+size_t registry_pool_count(struct registry *reg, const char *template_id)
+{
+	return pool_count_in(reg, template_id, true);
+}
+
+size_t registry_pool_ready(struct registry *reg, const char *template_id)
+{
+	return pool_count_in(reg, template_id, false);
 }
 
 bool registry_has_room(struct registry *reg)

@@ -114,6 +114,9 @@ size_t registry_count(struct registry *reg);
 int registry_pool_spawn(struct registry *reg, const char *template_id, struct warren_error *err);
 /* Pooled sandboxes of template_id, ready or being made. */
 size_t registry_pool_count(struct registry *reg, const char *template_id);
+/* Pooled sandboxes of template_id that a claim can take now (recorded as "pooled" in the store
+ * a moment before they are). */
+size_t registry_pool_ready(struct registry *reg, const char *template_id);
 /* Is there room under max_sandboxes for one more entry? */
 bool registry_has_room(struct registry *reg);
 /*

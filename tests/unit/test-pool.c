@@ -302,7 +302,8 @@ static void wait_ready(struct fx *f, size_t n, size_t created)
 			for (size_t i = 0; i < nr; i++)
 				pooled += strcmp(rows[i].state, "pooled") == 0;
 			store_sbx_free_array(rows, nr);
-			if (pooled == n)
+			/* ... and the registry has made them claimable (it records them first). */
+			if (pooled == n && registry_pool_ready(f->reg, "base") == n)
 				return;
 		}
 		assert_true(mono_ms() < end);
