@@ -1076,8 +1076,8 @@ int registry_update_network(struct registry *reg, const char *id, const struct a
 	slot = e->slot;
 	/* The traffic and Host settings are the create's: an update does not carry them. */
 	copy->private_traffic = e->network && e->network->private_traffic;
-	memcpy(copy->mask_host, e->network ? e->network->mask_host : "",
-	       e->network ? sizeof(copy->mask_host) : 1);
+	snprintf(copy->mask_host, sizeof(copy->mask_host), "%s",
+	         e->network ? e->network->mask_host : "");
 	pthread_mutex_unlock(&reg->lock);
 
 	r = reg->cfg.egress(reg->cfg.egress_ud, slot, n->allow_internet, copy, err);
